@@ -1,0 +1,244 @@
+//! The agent's configuration file (`/etc/khien/agent.toml`), parsed once into
+//! typed settings. Every error names the file, the key and the problem.
+//!
+//! ```toml
+//! role = "server"                      # default: detected
+//! policies_dir = "/usr/share/khien/policies"
+//!
+//! [probe]
+//! command_timeout_ms = 3000            # deadline for tools such as `nft -j`
+//!
+//! [antivirus.clamav]
+//! clamd_conf = "/etc/clamav/clamd.conf"
+//!
+//! [[antivirus.product]]                # more products, same form as the built-in table
+//! id = "acme"
+//! ...
+//! ```
+
+use crate::probe::antivirus::products::ProductSpec;
+use khien_proto::Role;
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_PATH: &str = "/etc/khien/agent.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// The key at fault, dotted (`probe.command_timeout_ms`), when known.
+    pub key: Option<String>,
+    pub line: Option<usize>,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    role: Option<Role>,
+    policies_dir: Option<PathBuf>,
+    #[serde(default)]
+    probe: RawProbe,
+    #[serde(default)]
+    antivirus: RawAntivirus,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbe {
+    root: Option<PathBuf>,
+    command_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAntivirus {
+    #[serde(default)]
+    clamav: ClamavConfig,
+    #[serde(default)]
+    product: Vec<ProductSpec>,
+}
+
+/// Where ClamAV keeps its configuration; each unset path is searched in the
+/// standard locations of Debian, Fedora/RHEL and source installs.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClamavConfig {
+    pub clamd_conf: Option<PathBuf>,
+    pub freshclam_conf: Option<PathBuf>,
+    pub database_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProbeConfig {
+    /// The role set by the operator; detected when `None`.
+    pub role: Option<Role>,
+    /// Prefix under which probes read files (`/` except in tests).
+    pub root: PathBuf,
+    pub command_timeout: Duration,
+    pub clamav: ClamavConfig,
+    /// Products added by the operator to the built-in table.
+    pub extra_products: Vec<ProductSpec>,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            role: None,
+            root: PathBuf::from("/"),
+            command_timeout: Duration::from_millis(3000),
+            clamav: ClamavConfig::default(),
+            extra_products: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The file read, if any.
+    pub source: Option<PathBuf>,
+    pub policies_dir: Option<PathBuf>,
+    pub probe: ProbeConfig,
+}
+
+impl Config {
+    /// Reads `path`, or the default file when none is given and it exists.
+    /// A file named explicitly must exist.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_PATH), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(Config::default()),
+            Err(e) => Err(ConfigError {
+                file: path,
+                key: None,
+                line: None,
+                problem: format!("cannot read: {e}"),
+            }),
+        }
+    }
+
+    pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.to_path_buf(),
+            key: None,
+            line: e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+            problem: e.message().trim().to_string(),
+        })?;
+        let err = |key: &str, problem: String| ConfigError {
+            file: file.to_path_buf(),
+            key: Some(key.to_string()),
+            line: None,
+            problem,
+        };
+        let mut probe = ProbeConfig::default();
+        if let Some(ms) = raw.probe.command_timeout_ms {
+            if !(100..=60_000).contains(&ms) {
+                return Err(err("probe.command_timeout_ms", format!("{ms} is out of range; use 100 to 60000")));
+            }
+            probe.command_timeout = Duration::from_millis(ms);
+        }
+        if let Some(root) = raw.probe.root {
+            if !root.is_absolute() || !root.is_dir() {
+                return Err(err("probe.root", format!("{} must be an existing absolute folder", root.display())));
+            }
+            probe.root = root;
+        }
+        for (key, path) in [
+            ("antivirus.clamav.clamd_conf", &raw.antivirus.clamav.clamd_conf),
+            ("antivirus.clamav.freshclam_conf", &raw.antivirus.clamav.freshclam_conf),
+            ("antivirus.clamav.database_dir", &raw.antivirus.clamav.database_dir),
+            ("policies_dir", &raw.policies_dir),
+        ] {
+            if let Some(p) = path
+                && !p.is_absolute()
+            {
+                return Err(err(key, format!("{} must be an absolute path", p.display())));
+            }
+        }
+        for (i, product) in raw.antivirus.product.iter().enumerate() {
+            product
+                .validate()
+                .map_err(|problem| err(&format!("antivirus.product[{i}] ({})", product.id), problem))?;
+        }
+        probe.role = raw.role;
+        probe.clamav = raw.antivirus.clamav;
+        probe.extra_products = raw.antivirus.product;
+        Ok(Config {
+            source: Some(file.to_path_buf()),
+            policies_dir: raw.policies_dir,
+            probe,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("/etc/khien/agent.toml"), text)
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.probe.role, None);
+        assert_eq!(c.probe.command_timeout, Duration::from_secs(3));
+        assert_eq!(c.probe.root, PathBuf::from("/"));
+    }
+
+    #[test]
+    fn reads_every_key() {
+        let c = parse(
+            "role = \"server\"\npolicies_dir = \"/opt/p\"\n[probe]\ncommand_timeout_ms = 500\n\
+             [antivirus.clamav]\nclamd_conf = \"/tmp/clamd.conf\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.probe.role, Some(Role::Server));
+        assert_eq!(c.policies_dir, Some(PathBuf::from("/opt/p")));
+        assert_eq!(c.probe.command_timeout, Duration::from_millis(500));
+        assert_eq!(c.probe.clamav.clamd_conf, Some(PathBuf::from("/tmp/clamd.conf")));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = parse("role = \"server\"\n[probe]\ncomand_timeout_ms = 5\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("/etc/khien/agent.toml:3: "), "{msg}");
+        assert!(msg.contains("comand_timeout_ms"), "{msg}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = parse("[probe]\ncommand_timeout_ms = 5\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("probe.command_timeout_ms"));
+        let e = parse("role = \"laptop\"\n").unwrap_err();
+        assert!(e.to_string().contains("laptop"), "{e}");
+        let e = parse("[antivirus.clamav]\nclamd_conf = \"clamd.conf\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("antivirus.clamav.clamd_conf"));
+    }
+
+    #[test]
+    fn explicit_missing_file_is_an_error_default_is_not() {
+        assert!(Config::load(Some(Path::new("/nonexistent/agent.toml"))).is_err());
+    }
+}

@@ -1,0 +1,96 @@
+//! Probes: read real facts from the machine into the shared fact model.
+//!
+//! Each probe fills one section of [`Facts`]. A probe that cannot read
+//! something records `{probe, message}` under the fact path it left empty and
+//! the collection goes on: a report with a gap is worth more than no report.
+//!
+//! OS access is kept thin; every parser is a pure function over text, tested
+//! on recorded outputs, so that most of this module runs in tests anywhere.
+
+pub mod antivirus;
+pub mod command;
+pub mod firewall;
+pub mod host;
+pub mod network;
+pub mod procs;
+pub mod root;
+
+use crate::config::ProbeConfig;
+use khien_proto::facts::{FACTS_SCHEMA, ProbeError};
+use khien_proto::{Facts, Platform, Timestamp};
+use procs::Processes;
+use root::Root;
+use std::time::Duration;
+
+/// What every probe may use: the root, the deadline for tools, the process
+/// snapshot and the configuration.
+pub struct ProbeContext<'a> {
+    pub root: Root,
+    pub command_timeout: Duration,
+    pub processes: Processes,
+    pub config: &'a ProbeConfig,
+}
+
+/// Probe failures of one probe run, merged into `facts.errors` afterwards.
+#[derive(Debug, Default)]
+pub struct Errors(pub Vec<ProbeError>);
+
+impl Errors {
+    pub fn push(&mut self, probe: &str, message: impl std::fmt::Display) {
+        self.0.push(ProbeError {
+            probe: probe.to_string(),
+            message: message.to_string(),
+        });
+    }
+}
+
+/// Collects every fact this platform supports.
+pub fn collect(config: &ProbeConfig) -> Facts {
+    let mut facts = Facts {
+        schema: FACTS_SCHEMA,
+        collected_at: Timestamp::now().truncate_to_seconds(),
+        platform: Platform::current(),
+        ..Facts::default()
+    };
+    let root = Root::new(&config.root);
+    let mut errors = Errors::default();
+    let processes = Processes::snapshot(&root).unwrap_or_else(|e| {
+        errors.push("processes", root::describe(root.path("/proc"), &e));
+        Processes::default()
+    });
+    let ctx = ProbeContext {
+        root,
+        command_timeout: config.command_timeout,
+        processes,
+        config,
+    };
+    // Tools and sockets wait on other processes; run those probes side by side.
+    std::thread::scope(|s| {
+        let firewall = s.spawn(|| run(|e| firewall::collect(&ctx, e)));
+        let antivirus = s.spawn(|| run(|e| antivirus::collect(&ctx, e)));
+        facts.host = host::collect(&ctx, &mut errors);
+        facts.network = network::collect(&ctx, &mut errors);
+        facts.firewall = joined(firewall, "firewall", &mut errors);
+        facts.antivirus = joined(antivirus, "antivirus.products", &mut errors);
+    });
+    facts.errors = errors.0;
+    facts
+}
+
+fn run<T>(probe: impl FnOnce(&mut Errors) -> T) -> (T, Errors) {
+    let mut e = Errors::default();
+    (probe(&mut e), e)
+}
+
+fn joined<T: Default>(handle: std::thread::ScopedJoinHandle<'_, (T, Errors)>, probe: &str, errors: &mut Errors) -> T {
+    match handle.join() {
+        Ok((section, mut e)) => {
+            errors.0.append(&mut e.0);
+            section
+        }
+        Err(_) => {
+            errors.push(probe, "probe panicked; this is a bug in the agent");
+            T::default()
+        }
+    }
+}
