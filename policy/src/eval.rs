@@ -150,7 +150,11 @@ fn evaluate_check(
         return result(
             Status::NotApplicable,
             Evidence::default(),
-            Some(format!("applies to {} only, this endpoint is a {}", roles.join(", "), target.role.as_str())),
+            Some(format!(
+                "applies to {} only, this endpoint is a {}",
+                roles.join(", "),
+                target.role.as_str()
+            )),
         );
     }
     if let Some(applies) = &check.applies {
@@ -185,11 +189,7 @@ fn evaluate_check(
             },
             None,
         ),
-        Rule::Expr {
-            expr,
-            observed,
-            expected,
-        } => {
+        Rule::Expr { expr, observed, expected } => {
             let outcome = expr.program.execute(ctx);
             let observed = match observed {
                 Some(o) => match o.program.execute(ctx) {

@@ -12,7 +12,18 @@ use std::sync::Arc;
 pub const VARIABLES: [&str; 5] = ["facts", "params", "level", "role", "platform"];
 
 /// Identifiers CEL itself resolves (type names usable as values).
-const TYPE_NAMES: [&str; 10] = ["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type"];
+const TYPE_NAMES: [&str; 10] = [
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "string",
+    "bytes",
+    "list",
+    "map",
+    "null_type",
+    "type",
+];
 
 /// A compiled CEL expression with what it reads.
 pub struct Compiled {
@@ -153,9 +164,7 @@ fn minimal_paths(paths: BTreeSet<String>) -> Vec<String> {
 
 /// True when `outer` is `inner` or one of its ancestors (segment-wise).
 pub fn path_covers(outer: &str, inner: &str) -> bool {
-    outer.is_empty()
-        || inner == outer
-        || (inner.starts_with(outer) && inner.as_bytes().get(outer.len()) == Some(&b'.'))
+    outer.is_empty() || inner == outer || (inner.starts_with(outer) && inner.as_bytes().get(outer.len()) == Some(&b'.'))
 }
 
 /// Converts JSON into a CEL value. Integers become CEL `int` (not `uint`) so

@@ -15,3 +15,6 @@ pub mod model;
 pub use eval::{FactsView, Target};
 pub use load::{Catalogue, FrameworkInfo, LoadErrors, PolicyError};
 pub use model::{Framework, Lang, Requirement, Text};
+
+#[cfg(test)]
+mod tests;

@@ -11,8 +11,7 @@
 
 use crate::expr::{Compiled, VARIABLES};
 use crate::model::{
-    Check, Framework, FrameworkStatus, Kind, Param, ParamValue, PlatformSel, Provenance, Requirement, Rule, Text,
-    placeholders,
+    Check, Framework, FrameworkStatus, Kind, Param, ParamValue, PlatformSel, Provenance, Requirement, Rule, Text, placeholders,
 };
 use khien_proto::report::sha256_hex;
 use khien_proto::{Platform, Role};
@@ -178,8 +177,7 @@ impl Catalogue {
     /// header is broken: a catalogue that half loads would give half verdicts.
     pub fn open(root: &Path) -> Result<Catalogue, LoadErrors> {
         let loc = root.display().to_string();
-        let entries = std::fs::read_dir(root)
-            .map_err(|e| LoadErrors::one(&loc, format!("cannot read the policies folder: {e}")))?;
+        let entries = std::fs::read_dir(root).map_err(|e| LoadErrors::one(&loc, format!("cannot read the policies folder: {e}")))?;
         let mut dirs: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.join(HEADER_FILE).is_file())
@@ -263,8 +261,7 @@ fn read_framework(dir: &Path) -> Result<FrameworkInfo, LoadErrors> {
     paths.sort();
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| LoadErrors::one(path.display().to_string(), format!("cannot read: {e}")))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| LoadErrors::one(path.display().to_string(), format!("cannot read: {e}")))?;
         files.push(SourceFile { path, text });
     }
     let header_text = files
@@ -459,10 +456,15 @@ fn validate_requirement(raw: RawRequirement, fw: &FrameworkInfo, file: &SourceFi
     }
     let max_level = raw.max_level.unwrap_or(*fw.levels.iter().max().unwrap_or(&5));
     if !fw.levels.contains(&raw.min_level) {
-        problem(format!("min_level {} is not a level of this framework ({:?})", raw.min_level, fw.levels));
+        problem(format!(
+            "min_level {} is not a level of this framework ({:?})",
+            raw.min_level, fw.levels
+        ));
     }
     if max_level < raw.min_level || !fw.levels.contains(&max_level) {
-        problem(format!("max_level {max_level} must be a level of this framework, not below min_level"));
+        problem(format!(
+            "max_level {max_level} must be a level of this framework, not below min_level"
+        ));
     }
     if raw.clause.trim().is_empty() {
         problem("`clause` is empty: name the clause of the standard".into());
@@ -479,7 +481,12 @@ fn validate_requirement(raw: RawRequirement, fw: &FrameworkInfo, file: &SourceFi
     if raw.check.is_empty() {
         problem("has no check: add an automated `expr` check or a `manual` one".into());
     }
-    let levels: Vec<u8> = fw.levels.iter().copied().filter(|l| (raw.min_level..=max_level).contains(l)).collect();
+    let levels: Vec<u8> = fw
+        .levels
+        .iter()
+        .copied()
+        .filter(|l| (raw.min_level..=max_level).contains(l))
+        .collect();
 
     let mut params = BTreeMap::new();
     for (name, value) in raw.params {
@@ -507,7 +514,11 @@ fn validate_requirement(raw: RawRequirement, fw: &FrameworkInfo, file: &SourceFi
         }
     }
     if raw.kind == Kind::Management && checks.iter().any(|c| matches!(c.rule, Rule::Expr { .. })) {
-        errors.push(at.error(Some(&id), None, "a management requirement is attested, so its checks must be `manual`"));
+        errors.push(at.error(
+            Some(&id),
+            None,
+            "a management requirement is attested, so its checks must be `manual`",
+        ));
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -547,7 +558,10 @@ fn parse_param(value: toml::Value, levels: &[u8]) -> Result<Param, String> {
             }
             let kinds: BTreeSet<&str> = per_level.values().map(kind_of).collect();
             if kinds.len() > 1 {
-                return Err(format!("values mix types ({}) across levels", kinds.into_iter().collect::<Vec<_>>().join(", ")));
+                return Err(format!(
+                    "values mix types ({}) across levels",
+                    kinds.into_iter().collect::<Vec<_>>().join(", ")
+                ));
             }
             Ok(Param::PerLevel(per_level))
         }
@@ -603,7 +617,9 @@ fn validate_check(
     }
     let min_level = rc.min_level.unwrap_or(req_min_level);
     if min_level < req_min_level {
-        problems.push(format!("min_level {min_level} is below the requirement's min_level {req_min_level}"));
+        problems.push(format!(
+            "min_level {min_level} is below the requirement's min_level {req_min_level}"
+        ));
     }
     let roles = rc.roles.unwrap_or_else(|| req_roles.to_vec());
     if let Some(r) = roles.iter().find(|r| !req_roles.contains(r)) {
@@ -649,11 +665,7 @@ fn validate_check(
                             problems.push(format!("`expected` mentions {{{name}}}, which is not a parameter"));
                         }
                     }
-                    expr.map(|expr| Rule::Expr {
-                        expr,
-                        observed,
-                        expected,
-                    })
+                    expr.map(|expr| Rule::Expr { expr, observed, expected })
                 }
                 None => {
                     problems.push("an `expr` check needs `expected`: the pass condition in words (vi and en)".into());

@@ -28,9 +28,17 @@ fn looks_like_catalogue(dir: &Path) -> bool {
 /// file, then a `policies/` folder near the executable, then [`SYSTEM_DIR`].
 pub fn find(flag: Option<&Path>, configured: Option<&Path>) -> Result<PathBuf, LocateError> {
     let env = std::env::var_os(ENV_VAR).map(PathBuf::from);
-    for (given, source) in [(flag.map(Path::to_path_buf), "--policies"), (env, ENV_VAR), (configured.map(Path::to_path_buf), "the configuration file")] {
+    for (given, source) in [
+        (flag.map(Path::to_path_buf), "--policies"),
+        (env, ENV_VAR),
+        (configured.map(Path::to_path_buf), "the configuration file"),
+    ] {
         if let Some(dir) = given {
-            return if dir.is_dir() { Ok(dir) } else { Err(LocateError::Missing(dir, source)) };
+            return if dir.is_dir() {
+                Ok(dir)
+            } else {
+                Err(LocateError::Missing(dir, source))
+            };
         }
     }
     let mut tried = Vec::new();

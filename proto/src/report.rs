@@ -101,10 +101,7 @@ pub fn sign(key: &Ed25519KeyPair, body: &[u8]) -> String {
 
 /// Verifies a header value made by [`sign`] against a raw 32-byte Ed25519 public key.
 pub fn verify(public_key: &[u8], body: &[u8], header: &str) -> Result<(), SignatureError> {
-    let encoded = header
-        .trim()
-        .strip_prefix(SIGNATURE_SCHEME)
-        .ok_or(SignatureError::Malformed)?;
+    let encoded = header.trim().strip_prefix(SIGNATURE_SCHEME).ok_or(SignatureError::Malformed)?;
     let sig = B64.decode(encoded).map_err(|_| SignatureError::Malformed)?;
     if sig.len() != 64 {
         return Err(SignatureError::Malformed);

@@ -22,9 +22,7 @@ impl Timestamp {
     }
 
     pub fn from_unix_millis(ms: i64) -> Option<Self> {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-            .ok()
-            .map(Self)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok().map(Self)
     }
 
     pub fn parse(text: &str) -> Result<Self, time::error::Parse> {

@@ -1,1 +1,6 @@
+//! Whole-system tests on real parts. One test binary, to keep link time low.
 
+mod agent_cli;
+mod clamav;
+mod firewall;
+mod listeners;

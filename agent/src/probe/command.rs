@@ -102,7 +102,12 @@ mod tests {
 
     #[test]
     fn captures_output_and_status() {
-        let out = run(Path::new("/bin/sh"), &["-c", "echo hi; echo err >&2; exit 3"], Duration::from_secs(5)).unwrap();
+        let out = run(
+            Path::new("/bin/sh"),
+            &["-c", "echo hi; echo err >&2; exit 3"],
+            Duration::from_secs(5),
+        )
+        .unwrap();
         assert_eq!(out.stdout, "hi\n");
         assert_eq!(out.stderr, "err\n");
         assert_eq!(out.status.code(), Some(3));

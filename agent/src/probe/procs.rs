@@ -14,6 +14,8 @@ pub struct Process {
     pub comm: String,
     /// Base name of argv[0], untruncated (empty for kernel threads).
     pub argv0: String,
+    /// The arguments after argv[0].
+    pub args: Vec<String>,
 }
 
 impl Process {
@@ -34,20 +36,25 @@ impl Processes {
             let Ok(comm) = root.read_to_string(format!("/proc/{pid}/comm")) else {
                 continue;
             };
-            let argv0 = std::fs::read(root.path(format!("/proc/{pid}/cmdline")))
-                .ok()
-                .and_then(|raw| {
-                    let first = raw.split(|b| *b == 0).next()?;
-                    let first = String::from_utf8_lossy(first);
+            let cmdline = std::fs::read(root.path(format!("/proc/{pid}/cmdline"))).unwrap_or_default();
+            let mut words = cmdline
+                .split(|b| *b == 0)
+                .filter(|w| !w.is_empty())
+                .map(|w| String::from_utf8_lossy(w).into_owned());
+            let argv0 = words
+                .next()
+                .and_then(|first| {
                     // Daemons that rewrite their title ("sshd: /usr/sbin/sshd -D") keep the name first.
                     let word = first.split_whitespace().next()?.trim_end_matches(':');
                     Some(word.rsplit('/').next().unwrap_or(word).to_string())
                 })
                 .unwrap_or_default();
+            let args = words.collect();
             out.push(Process {
                 pid,
                 comm: comm.trim_end_matches('\n').to_string(),
                 argv0,
+                args,
             });
         }
         Ok(Processes(out))
@@ -94,6 +101,7 @@ mod tests {
         assert!(procs.running("falcon-sensor-bpf"));
         assert!(!procs.running("clamonacc"));
         assert_eq!(procs.by_pid(42).unwrap().argv0, "clamd");
+        assert_eq!(procs.by_pid(42).unwrap().args, vec!["--foreground=true"]);
         assert_eq!(procs.by_pid(2).unwrap().argv0, "");
     }
 
