@@ -158,7 +158,7 @@ fn evaluate_check(
         );
     }
     if let Some(applies) = &check.applies {
-        match applies.program.execute(ctx) {
+        match applies.execute(ctx) {
             Ok(Value::Bool(true)) => {}
             Ok(Value::Bool(false)) => {
                 return result(
@@ -190,9 +190,9 @@ fn evaluate_check(
             None,
         ),
         Rule::Expr { expr, observed, expected } => {
-            let outcome = expr.program.execute(ctx);
+            let outcome = expr.execute(ctx);
             let observed = match observed {
-                Some(o) => match o.program.execute(ctx) {
+                Some(o) => match o.execute(ctx) {
                     Ok(v) => cel_to_json(&v),
                     Err(_) => observed_paths(&expr.fact_paths, facts),
                 },

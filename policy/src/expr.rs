@@ -3,7 +3,8 @@
 
 use cel::common::ast::{EntryExpr, Expr};
 use cel::objects::{Key, Map};
-use cel::{IdedExpr, Program, Value};
+use cel::parser::PrattParser;
+use cel::{Context, ExecutionError, IdedExpr, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
@@ -25,10 +26,10 @@ const TYPE_NAMES: [&str; 10] = [
     "type",
 ];
 
-/// A compiled CEL expression with what it reads.
+/// A parsed CEL expression with what it reads.
 pub struct Compiled {
     pub source: String,
-    pub program: Program,
+    expr: IdedExpr,
     /// Fact paths read, relative to `facts` (`antivirus.products`), none a prefix of another.
     pub fact_paths: Vec<String>,
     /// Names read under `params`.
@@ -45,16 +46,25 @@ impl fmt::Debug for Compiled {
 
 impl Compiled {
     pub fn new(source: &str) -> Result<Self, String> {
-        let program = Program::compile(source).map_err(|e| e.to_string().trim().to_string())?;
+        let expr = PrattParser::new().parse(source).map_err(|e| e.to_string().trim().to_string())?;
         let mut refs = Refs::default();
-        walk(program.expression(), &mut Vec::new(), &mut refs);
+        walk(&expr, &mut Vec::new(), &mut refs);
         Ok(Compiled {
             source: source.to_string(),
             fact_paths: minimal_paths(refs.fact_paths),
             params: refs.params,
             unknown_variables: refs.unknown,
-            program,
+            expr,
         })
+    }
+
+    pub fn execute(&self, ctx: &Context<'_, '_>) -> Result<Value, ExecutionError> {
+        ctx.resolve(&self.expr)
+    }
+
+    /// The syntax tree, for comparing parsers in tests.
+    pub fn tree(&self) -> &IdedExpr {
+        &self.expr
     }
 }
 

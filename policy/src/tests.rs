@@ -243,6 +243,47 @@ fn other_platforms_are_not_applicable_but_listed() {
     assert_eq!(result(&e, "QL-01/attestation").status, Status::Manual);
 }
 
+#[test]
+fn both_cel_parsers_agree_on_every_catalogue_expression() {
+    use crate::model::Rule;
+    let cat = Catalogue::open(&shipped()).unwrap();
+    let mut seen = 0;
+    for id in cat.frameworks.keys() {
+        let fw = cat.load(id).unwrap();
+        for check in fw.requirements.iter().flat_map(|r| &r.checks) {
+            let mut exprs: Vec<&crate::expr::Compiled> = check.applies.iter().collect();
+            if let Rule::Expr { expr, observed, .. } = &check.rule {
+                exprs.push(expr);
+                exprs.extend(observed);
+            }
+            for e in exprs {
+                let reference = cel::Program::compile(&e.source).unwrap_or_else(|err| panic!("{}: {err}", e.source));
+                // Node ids are numbered differently; the trees must match otherwise.
+                assert_eq!(
+                    without_ids(&format!("{:?}", reference.expression())),
+                    without_ids(&format!("{:?}", e.tree())),
+                    "{}: {}",
+                    check.id,
+                    e.source
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 10, "{seen}");
+}
+
+fn without_ids(debug: &str) -> String {
+    let mut out = String::with_capacity(debug.len());
+    let mut rest = debug;
+    while let Some(i) = rest.find("id: ") {
+        out.push_str(&rest[..i]);
+        rest = rest[i + 4..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
 // ---- catalogues written for one test ------------------------------------------------
 
 const HEADER: &str = "id = \"fw\"\nstatus = \"current\"\ntitle.vi = \"Khung\"\ntitle.en = \"Frame\"\n";

@@ -35,12 +35,12 @@ impl Root {
     }
 
     pub fn read_to_string(&self, abs: impl AsRef<Path>) -> io::Result<String> {
-        std::fs::read_to_string(self.path(abs))
+        read_text(&self.path(abs))
     }
 
     /// The file's text, `None` when it does not exist; other errors are errors.
     pub fn read_optional(&self, abs: impl AsRef<Path>) -> io::Result<Option<String>> {
-        match std::fs::read_to_string(self.path(abs)) {
+        match read_text(&self.path(abs)) {
             Ok(s) => Ok(Some(s)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -65,6 +65,19 @@ impl Root {
         names.sort();
         Ok(names)
     }
+}
+
+/// Reads a whole file into a large buffer at once.
+///
+/// `/proc` files report a size of 0, so `fs::read_to_string` starts with tiny
+/// reads and grows; every read of `/proc/net/tcp` walks the kernel's socket
+/// tables again (measured here: 2 to 4 ms per read call). One big read per
+/// file keeps that to a single walk.
+fn read_text(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(256 * 1024);
+    std::fs::File::open(path)?.read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("not UTF-8: {e}")))
 }
 
 /// `io::Error` with the path it concerns, for `facts.errors` messages.

@@ -43,6 +43,23 @@ impl Socket {
 }
 
 pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Vec<Listener> {
+    #[cfg(target_os = "linux")]
+    let from_netlink = if ctx.root.is_system() {
+        super::sock_diag::listening().ok()
+    } else {
+        None
+    };
+    #[cfg(not(target_os = "linux"))]
+    let from_netlink: Option<Vec<Socket>> = None;
+    // The /proc tables are the fallback (netlink refused, or a test root).
+    let sockets = match from_netlink {
+        Some(s) => s,
+        None => read_tables(ctx, errors),
+    };
+    with_owners(ctx, sockets, errors)
+}
+
+fn read_tables(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Vec<Socket> {
     let mut sockets = Vec::new();
     for (path, protocol, family, required) in TABLES {
         match ctx.root.read_optional(path) {
@@ -52,6 +69,10 @@ pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Vec<Listener> {
             Err(e) => errors.push(PROBE, describe(ctx.root.path(path), &e)),
         }
     }
+    sockets
+}
+
+fn with_owners(ctx: &ProbeContext<'_>, sockets: Vec<Socket>, errors: &mut Errors) -> Vec<Listener> {
     let wanted: BTreeSet<u64> = sockets.iter().map(|s| s.inode).filter(|i| *i != 0).collect();
     let owners = if wanted.is_empty() {
         BTreeMap::new()

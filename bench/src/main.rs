@@ -1,0 +1,163 @@
+//! Times whole commands as a user runs them: median wall time and peak
+//! resident memory over repeated runs, for Khiên and for the tools it replaces
+//! on the same machine.
+//!
+//! Each run goes through `khien-bench measure -- CMD…`, a fresh process that
+//! starts the command, waits for it and reads its peak RSS with
+//! `getrusage(RUSAGE_CHILDREN)`: that figure is the maximum over all children
+//! a process has waited for, so one measuring process per run keeps runs apart.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "khien-bench", about = "Khiên benchmarks (figures go to docs/benchmarks.md)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// `khien-agent check --level N`, and OpenSCAP's ANSSI profile when installed
+    Check {
+        #[arg(long, default_value_t = 3)]
+        level: u8,
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+        /// The agent binary to time (build it with `cargo build --release`)
+        #[arg(long, default_value = "target/release/khien-agent")]
+        agent: PathBuf,
+        /// Runs of OpenSCAP (each takes seconds); 0 to skip it
+        #[arg(long, default_value_t = 5)]
+        oscap_runs: usize,
+    },
+    /// Runs one command and prints `wall_ns peak_rss_kib exit_code` (used by the others)
+    Measure {
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Cmd::Measure { command } => {
+            let started = Instant::now();
+            let status = Command::new(&command[0])
+                .args(&command[1..])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .with_context(|| format!("running {}", command[0]))?;
+            let wall = started.elapsed();
+            let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)?;
+            println!("{} {} {}", wall.as_nanos(), usage.max_rss(), status.code().unwrap_or(-1));
+            Ok(())
+        }
+        Cmd::Check {
+            level,
+            runs,
+            agent,
+            oscap_runs,
+        } => {
+            if !agent.is_file() {
+                bail!("{} not found; run `cargo build --release -p khien-agent` first", agent.display());
+            }
+            let level = level.to_string();
+            let agent = agent.display().to_string();
+            let ours = series(&[&agent, "check", "--level", &level, "--format", "json"], runs, 3)?;
+            ours.print(&format!("khien-agent check --level {level}"));
+            if oscap_runs > 0 {
+                match oscap_datastream() {
+                    Some(ds) => {
+                        let profile = "xccdf_org.ssgproject.content_profile_anssi_np_nt28_high";
+                        let theirs = series(&["oscap", "xccdf", "eval", "--profile", profile, &ds], oscap_runs, 1)?;
+                        theirs.print("oscap xccdf eval, SSG ANSSI NT28 high (ssg-debian11 content, platform check widened to Debian 12)");
+                        println!(
+                            "ratio: khien-agent is {:.0}x faster and uses {:.0}x less memory",
+                            theirs.median_wall_ms() / ours.median_wall_ms(),
+                            theirs.median_rss_mib() / ours.median_rss_mib()
+                        );
+                    }
+                    None => println!("oscap: skipped (install openscap-scanner and ssg-debian)"),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+struct Series {
+    wall_ns: Vec<u128>,
+    rss_kib: Vec<i64>,
+    exit: i32,
+}
+
+impl Series {
+    fn median_wall_ms(&self) -> f64 {
+        median(&self.wall_ns) as f64 / 1e6
+    }
+
+    fn median_rss_mib(&self) -> f64 {
+        median(&self.rss_kib) as f64 / 1024.0
+    }
+
+    fn print(&self, what: &str) {
+        let ms = |n: u128| n as f64 / 1e6;
+        println!(
+            "{what}: runs={} exit={} wall_ms median={:.1} min={:.1} max={:.1} peak_rss_mib median={:.1} max={:.1}",
+            self.wall_ns.len(),
+            self.exit,
+            self.median_wall_ms(),
+            ms(*self.wall_ns.iter().min().unwrap_or(&0)),
+            ms(*self.wall_ns.iter().max().unwrap_or(&0)),
+            self.median_rss_mib(),
+            *self.rss_kib.iter().max().unwrap_or(&0) as f64 / 1024.0,
+        );
+    }
+}
+
+fn median<T: Copy + Ord>(v: &[T]) -> T {
+    let mut s = v.to_vec();
+    s.sort_unstable();
+    s[s.len() / 2]
+}
+
+/// `runs` measured runs after `warmup` unmeasured ones (page cache, first-run costs).
+fn series(cmd: &[&str], runs: usize, warmup: usize) -> anyhow::Result<Series> {
+    let me = std::env::current_exe()?;
+    let mut s = Series {
+        wall_ns: Vec::new(),
+        rss_kib: Vec::new(),
+        exit: 0,
+    };
+    for i in 0..runs + warmup {
+        let out = Command::new(&me).arg("measure").arg("--").args(cmd).output()?;
+        let text = String::from_utf8(out.stdout)?;
+        let mut f = text.split_whitespace();
+        let (Some(w), Some(r), Some(e)) = (f.next(), f.next(), f.next()) else {
+            bail!("measure printed {text:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        if i >= warmup {
+            s.wall_ns.push(w.parse()?);
+            s.rss_kib.push(r.parse()?);
+            s.exit = e.parse()?;
+        }
+    }
+    Ok(s)
+}
+
+/// The SSG Debian 11 datastream with its platform check widened to Debian 12,
+/// so that OpenSCAP evaluates the profile's rules here instead of marking them
+/// all "notapplicable" (which would flatter its time).
+fn oscap_datastream() -> Option<String> {
+    let src = "/usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml";
+    let text = std::fs::read_to_string(src).ok()?;
+    Command::new("oscap").arg("--version").output().ok()?;
+    let widened = std::env::temp_dir().join("khien-bench-ssg-debian11-on-12-ds.xml");
+    std::fs::write(&widened, text.replace("^11.[0-9]+$", "^1[12].[0-9]+$")).ok()?;
+    Some(widened.display().to_string())
+}
