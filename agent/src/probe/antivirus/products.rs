@@ -44,6 +44,9 @@ pub struct ProductSpec {
     pub platforms: Vec<Platform>,
     #[serde(default)]
     pub processes: Vec<String>,
+    /// systemd units (`mdatp.service`); running when the unit's control group holds a process.
+    #[serde(default)]
+    pub services: Vec<String>,
     #[serde(default)]
     pub paths: Vec<String>,
     /// The product scans on access whenever its service runs, and has no separate switch to read.
@@ -149,8 +152,11 @@ impl ProductSpec {
         if self.id.is_empty() || !self.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             return Err(format!("id {:?} must be lower-case letters, digits and dashes", self.id));
         }
-        if self.processes.is_empty() && self.paths.is_empty() {
-            return Err("needs `processes` or `paths` to recognise the product".into());
+        if self.processes.is_empty() && self.services.is_empty() && self.paths.is_empty() {
+            return Err("needs `processes`, `services` or `paths` to recognise the product".into());
+        }
+        if let Some(s) = self.services.iter().find(|s| !s.ends_with(".service") || s.contains('/')) {
+            return Err(format!("service {s:?} must be a unit name ending in .service"));
         }
         if let Some(p) = self.paths.iter().find(|p| !p.starts_with('/')) {
             return Err(format!("path {p:?} must be absolute"));
@@ -199,7 +205,7 @@ pub fn builtin() -> Vec<ProductSpec> {
 
 /// The product, when installed on this machine.
 pub fn probe(ctx: &ProbeContext<'_>, spec: &ProductSpec, errors: &mut Errors) -> Option<AvProduct> {
-    let running = spec.processes.iter().any(|p| ctx.processes.running(p));
+    let running = spec.processes.iter().any(|p| ctx.processes.running(p)) || spec.services.iter().any(|s| service_active(ctx, s));
     let installed_path = spec.paths.iter().find(|p| ctx.root.exists(p.as_str()));
     if !running && installed_path.is_none() {
         return None;
@@ -251,6 +257,17 @@ pub fn probe(ctx: &ProbeContext<'_>, spec: &ProductSpec, errors: &mut Errors) ->
         }
     }
     Some(product)
+}
+
+/// A systemd unit is active when its control group holds a process: read from
+/// cgroupfs (v2, then v1's systemd hierarchy), without asking systemd.
+fn service_active(ctx: &ProbeContext<'_>, unit: &str) -> bool {
+    [
+        format!("/sys/fs/cgroup/system.slice/{unit}/cgroup.procs"),
+        format!("/sys/fs/cgroup/systemd/system.slice/{unit}/cgroup.procs"),
+    ]
+    .iter()
+    .any(|p| ctx.root.read_optional(p).ok().flatten().is_some_and(|procs| !procs.trim().is_empty()))
 }
 
 /// Fills product facts from a status output.
@@ -388,8 +405,32 @@ mod tests {
         assert!(s.validate().unwrap_err().contains("absolute"));
         let mut s = spec("mdatp");
         s.processes.clear();
+        s.services.clear();
         s.paths.clear();
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn a_unit_with_processes_in_its_control_group_is_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let cg = dir.path().join("sys/fs/cgroup/system.slice/mdatp.service");
+        std::fs::create_dir_all(&cg).unwrap();
+        std::fs::write(cg.join("cgroup.procs"), "812\n").unwrap();
+        let config = crate::config::ProbeConfig::default();
+        let ctx = ProbeContext {
+            root: crate::probe::root::Root::new(dir.path()),
+            command_timeout: std::time::Duration::from_secs(1),
+            processes: Default::default(),
+            config: &config,
+        };
+        let mut errors = Errors::default();
+        let p = probe(&ctx, &spec("mdatp"), &mut errors).expect("installed: its unit runs");
+        assert!(p.running);
+        std::fs::write(cg.join("cgroup.procs"), "").unwrap();
+        assert!(probe(&ctx, &spec("mdatp"), &mut errors).is_none(), "an empty unit and no install path: not installed");
+        let mut bad = spec("mdatp");
+        bad.services = vec!["mdatp".into()];
+        assert!(bad.validate().unwrap_err().contains(".service"));
     }
 
     #[test]
