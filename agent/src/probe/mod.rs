@@ -22,13 +22,24 @@ use procs::Processes;
 use root::Root;
 use std::time::Duration;
 
-/// What every probe may use: the root, the deadline for tools, the process
-/// snapshot and the configuration.
+/// What every probe may use: the root, the process snapshot and the configuration.
 pub struct ProbeContext<'a> {
     pub root: Root,
+    /// Deadline for each tool a probe runs.
     pub command_timeout: Duration,
     pub processes: Processes,
     pub config: &'a ProbeConfig,
+}
+
+impl<'a> ProbeContext<'a> {
+    pub fn new(root: Root, processes: Processes, config: &'a ProbeConfig) -> Self {
+        ProbeContext {
+            root,
+            command_timeout: config.command_timeout,
+            processes,
+            config,
+        }
+    }
 }
 
 /// Probe failures of one probe run, merged into `facts.errors` afterwards.
@@ -58,12 +69,7 @@ pub fn collect(config: &ProbeConfig) -> Facts {
         errors.push("processes", root::describe(root.path("/proc"), &e));
         Processes::default()
     });
-    let ctx = ProbeContext {
-        root,
-        command_timeout: config.command_timeout,
-        processes,
-        config,
-    };
+    let ctx = ProbeContext::new(root, processes, config);
     // Tools and sockets wait on other processes; run those probes side by side.
     std::thread::scope(|s| {
         let firewall = s.spawn(|| run(|e| firewall::collect(&ctx, e)));

@@ -267,7 +267,13 @@ fn service_active(ctx: &ProbeContext<'_>, unit: &str) -> bool {
         format!("/sys/fs/cgroup/systemd/system.slice/{unit}/cgroup.procs"),
     ]
     .iter()
-    .any(|p| ctx.root.read_optional(p).ok().flatten().is_some_and(|procs| !procs.trim().is_empty()))
+    .any(|p| {
+        ctx.root
+            .read_optional(p)
+            .ok()
+            .flatten()
+            .is_some_and(|procs| !procs.trim().is_empty())
+    })
 }
 
 /// Fills product facts from a status output.
@@ -417,17 +423,15 @@ mod tests {
         std::fs::create_dir_all(&cg).unwrap();
         std::fs::write(cg.join("cgroup.procs"), "812\n").unwrap();
         let config = crate::config::ProbeConfig::default();
-        let ctx = ProbeContext {
-            root: crate::probe::root::Root::new(dir.path()),
-            command_timeout: std::time::Duration::from_secs(1),
-            processes: Default::default(),
-            config: &config,
-        };
+        let ctx = ProbeContext::new(crate::probe::root::Root::new(dir.path()), Default::default(), &config);
         let mut errors = Errors::default();
         let p = probe(&ctx, &spec("mdatp"), &mut errors).expect("installed: its unit runs");
         assert!(p.running);
         std::fs::write(cg.join("cgroup.procs"), "").unwrap();
-        assert!(probe(&ctx, &spec("mdatp"), &mut errors).is_none(), "an empty unit and no install path: not installed");
+        assert!(
+            probe(&ctx, &spec("mdatp"), &mut errors).is_none(),
+            "an empty unit and no install path: not installed"
+        );
         let mut bad = spec("mdatp");
         bad.services = vec!["mdatp".into()];
         assert!(bad.validate().unwrap_err().contains(".service"));

@@ -223,12 +223,11 @@ mod tests {
 
     fn run(dir: &std::path::Path, running: bool) -> (FirewallBackend, Errors) {
         let config = ProbeConfig::default();
-        let ctx = ProbeContext {
-            root: Root::new(dir),
-            command_timeout: config.command_timeout,
-            processes: Processes(if running { vec![firewalld()] } else { Vec::new() }),
-            config: &config,
-        };
+        let ctx = ProbeContext::new(
+            Root::new(dir),
+            Processes(if running { vec![firewalld()] } else { Vec::new() }),
+            &config,
+        );
         let mut errors = Errors::default();
         (collect(&ctx, &mut errors), errors)
     }

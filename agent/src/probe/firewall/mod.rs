@@ -143,12 +143,11 @@ mod tests {
     #[test]
     fn collects_on_this_machine() {
         let config = crate::config::ProbeConfig::default();
-        let ctx = ProbeContext {
-            root: Root::default(),
-            command_timeout: config.command_timeout,
-            processes: super::super::procs::Processes::snapshot(&Root::default()).unwrap_or_default(),
-            config: &config,
-        };
+        let ctx = ProbeContext::new(
+            Root::default(),
+            super::super::procs::Processes::snapshot(&Root::default()).unwrap_or_default(),
+            &config,
+        );
         let mut errors = Errors::default();
         let fw = collect(&ctx, &mut errors);
         println!("{fw:#?}\n{errors:?}");

@@ -140,12 +140,7 @@ DEFAULT_OUTPUT_POLICY=\"ACCEPT\"
 
     fn run(dir: &std::path::Path, chains: &[&str]) -> (FirewallBackend, Errors) {
         let config = ProbeConfig::default();
-        let ctx = ProbeContext {
-            root: Root::new(dir),
-            command_timeout: config.command_timeout,
-            processes: Processes::default(),
-            config: &config,
-        };
+        let ctx = ProbeContext::new(Root::new(dir), Processes::default(), &config);
         let chains: ChainNames = chains.iter().map(|c| c.to_string()).collect();
         let mut errors = Errors::default();
         (collect(&ctx, &chains, &mut errors), errors)

@@ -76,7 +76,6 @@ mod tests {
     use crate::probe::procs::Processes;
     use crate::probe::root::Root;
     use std::path::Path;
-    use std::time::Duration;
 
     const STUB: &str = "\
 # This is /run/systemd/resolve/stub-resolv.conf managed by man:systemd-resolved(8).
@@ -115,12 +114,7 @@ search corp.example.com lab.example.com
 
     fn probe(root: &Path) -> (Dns, Errors) {
         let config = ProbeConfig::default();
-        let ctx = crate::probe::ProbeContext {
-            root: Root::new(root),
-            command_timeout: Duration::from_secs(1),
-            processes: Processes::default(),
-            config: &config,
-        };
+        let ctx = crate::probe::ProbeContext::new(Root::new(root), Processes::default(), &config);
         let mut errors = Errors::default();
         (collect(&ctx, &mut errors), errors)
     }

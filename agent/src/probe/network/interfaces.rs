@@ -231,7 +231,6 @@ mod tests {
     use crate::config::ProbeConfig;
     use crate::probe::procs::Processes;
     use std::path::Path;
-    use std::time::Duration;
 
     /// Recorded on a laptop running docker and a WireGuard tunnel.
     const IF_INET6: &str = "\
@@ -336,12 +335,7 @@ fd000000000000000000000000000002 07 80 00 80      wg0
         .unwrap();
 
         let config = ProbeConfig::default();
-        let ctx = ProbeContext {
-            root: Root::new(root),
-            command_timeout: Duration::from_secs(1),
-            processes: Processes::default(),
-            config: &config,
-        };
+        let ctx = ProbeContext::new(Root::new(root), Processes::default(), &config);
         let mut errors = Errors::default();
         let interfaces = collect(&ctx, &mut errors);
         assert!(errors.0.is_empty(), "{:?}", errors.0);
@@ -378,12 +372,7 @@ fd000000000000000000000000000002 07 80 00 80      wg0
     fn an_absent_sys_class_net_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         let config = ProbeConfig::default();
-        let ctx = ProbeContext {
-            root: Root::new(dir.path()),
-            command_timeout: Duration::from_secs(1),
-            processes: Processes::default(),
-            config: &config,
-        };
+        let ctx = ProbeContext::new(Root::new(dir.path()), Processes::default(), &config);
         let mut errors = Errors::default();
         assert!(collect(&ctx, &mut errors).is_empty());
         assert!(errors.0.is_empty(), "{:?}", errors.0);
@@ -396,12 +385,7 @@ fd000000000000000000000000000002 07 80 00 80      wg0
             return;
         }
         let config = ProbeConfig::default();
-        let ctx = ProbeContext {
-            root: Root::default(),
-            command_timeout: Duration::from_secs(1),
-            processes: Processes::default(),
-            config: &config,
-        };
+        let ctx = ProbeContext::new(Root::default(), Processes::default(), &config);
         let mut errors = Errors::default();
         let interfaces = collect(&ctx, &mut errors);
         assert!(errors.0.is_empty(), "{:?}", errors.0);

@@ -87,7 +87,6 @@ mod tests {
     use crate::config::ProbeConfig;
     use crate::probe::procs::Processes;
     use crate::probe::root::Root;
-    use std::time::Duration;
 
     /// Recorded on an x86_64 laptop: DHCP default via 192.168.1.1 on eth0, a
     /// higher-metric default on wlan0, an on-link VPN default without a
@@ -177,12 +176,7 @@ ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000
         std::fs::create_dir_all(dir.path().join("proc/net")).unwrap();
         std::fs::write(dir.path().join("proc/net/route"), ROUTE).unwrap();
         let config = ProbeConfig::default();
-        let ctx = crate::probe::ProbeContext {
-            root: Root::new(dir.path()),
-            command_timeout: Duration::from_secs(1),
-            processes: Processes::default(),
-            config: &config,
-        };
+        let ctx = crate::probe::ProbeContext::new(Root::new(dir.path()), Processes::default(), &config);
         let mut errors = Errors::default();
         let routes = collect(&ctx, &mut errors);
         assert!(errors.0.is_empty(), "{:?}", errors.0);

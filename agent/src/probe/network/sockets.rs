@@ -190,7 +190,6 @@ mod tests {
     use crate::probe::procs::Processes;
     use std::net::{Ipv4Addr, Ipv6Addr};
     use std::path::Path;
-    use std::time::Duration;
 
     /// Recorded on an x86_64 server: sshd on 0.0.0.0:22, a resolver stub on
     /// 127.0.0.53:53, an established SSH session (ignored).
@@ -320,12 +319,7 @@ mod tests {
         std::fs::create_dir_all(root.join("proc/4242")).unwrap(); // exited: no fd folder
 
         let config = ProbeConfig::default();
-        let ctx = ProbeContext {
-            root: Root::new(root),
-            command_timeout: Duration::from_secs(1),
-            processes: Processes::snapshot(&Root::new(root)).unwrap(),
-            config: &config,
-        };
+        let ctx = ProbeContext::new(Root::new(root), Processes::snapshot(&Root::new(root)).unwrap(), &config);
         let mut errors = Errors::default();
         let listening = collect(&ctx, &mut errors);
         assert!(errors.0.is_empty(), "{:?}", errors.0);
@@ -356,12 +350,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("proc/net")).unwrap();
         std::fs::write(dir.path().join("proc/net/tcp"), "  sl  local_address rem_address   st\n").unwrap();
         let config = ProbeConfig::default();
-        let ctx = ProbeContext {
-            root: Root::new(dir.path()),
-            command_timeout: Duration::from_secs(1),
-            processes: Processes::default(),
-            config: &config,
-        };
+        let ctx = ProbeContext::new(Root::new(dir.path()), Processes::default(), &config);
         let mut errors = Errors::default();
         assert!(collect(&ctx, &mut errors).is_empty());
         assert_eq!(errors.0.len(), 1, "{:?}", errors.0);
@@ -375,12 +364,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let root = Root::default();
         let config = ProbeConfig::default();
-        let ctx = ProbeContext {
-            processes: Processes::snapshot(&root).unwrap(),
-            root,
-            command_timeout: Duration::from_secs(1),
-            config: &config,
-        };
+        let ctx = ProbeContext::new(root.clone(), Processes::snapshot(&root).unwrap(), &config);
         let mut errors = Errors::default();
         let listening = collect(&ctx, &mut errors);
         assert!(errors.0.is_empty(), "{:?}", errors.0);
