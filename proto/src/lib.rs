@@ -4,6 +4,7 @@
 //! ([`facts`]), what a policy concludes about it ([`results`]) and the signed
 //! envelope that carries both ([`report`]).
 
+pub mod enroll;
 pub mod facts;
 pub mod report;
 pub mod results;

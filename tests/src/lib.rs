@@ -7,6 +7,7 @@
 
 pub mod clamd;
 pub mod netns;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

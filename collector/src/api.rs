@@ -1,0 +1,407 @@
+//! HTTP routes: enrollment, agent reports (client certificate), and the JSON
+//! API (bearer key, scoped to an org unit's subtree). Every error is JSON:
+//! `{"error": "<code>", "message": "<what to do>"}`.
+
+use crate::enroll::{self, EnrollError};
+use crate::evaluate::{self, Policies, Scope};
+use crate::ingest::{Ingest, IngestError};
+use crate::store::{Store, StoreError};
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Extension, Json, Router};
+use bytes::Bytes;
+use khien_policy::FactsView;
+use khien_proto::enroll::{ApiErrorBody, EnrollRequest};
+use khien_proto::report::{Report, SIGNATURE_HEADER, sha256_hex};
+use khien_proto::{Status, Timestamp};
+use khien_tls::{AgentIdentity, Authority};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub struct App {
+    pub store: Store,
+    pub ingest: Ingest,
+    pub authority: Authority,
+    pub url: String,
+    pub max_report_bytes: usize,
+    pub fresh_signature_days: u32,
+}
+
+/// The client certificate of the connection a request came on, if any.
+#[derive(Clone, Debug)]
+pub struct Peer(pub Option<Result<AgentIdentity, String>>);
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ApiErrorBody {
+            error: self.code.to_string(),
+            message: self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            StoreError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
+            other => {
+                tracing::error!(error = %other, "Database error.");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again",
+                )
+            }
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        let status = match &e {
+            IngestError::UnknownAgent | IngestError::Revoked | IngestError::AgentMismatch(_) => StatusCode::FORBIDDEN,
+            IngestError::Malformed(_) | IngestError::MissingSignature | IngestError::BadSignature(_) | IngestError::DigestMismatch => {
+                StatusCode::BAD_REQUEST
+            }
+            IngestError::Replay { .. } => StatusCode::CONFLICT,
+            IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+fn body_error(r: BytesRejection, limit: usize) -> ApiError {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body is larger than {limit} bytes"),
+        )
+    } else {
+        ApiError::new(r.status(), "bad_body", r.body_text())
+    }
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    let limit = app.max_report_bytes;
+    Router::new()
+        .route("/api/v1/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/api/v1/enroll", post(enroll).layer(DefaultBodyLimit::max(64 * 1024)))
+        .route("/api/v1/reports", post(report).layer(DefaultBodyLimit::max(limit)))
+        .route("/api/v1/endpoints", get(endpoints))
+        .route("/api/v1/endpoints/{id}", get(endpoint))
+        .route("/api/v1/endpoints/{id}/systems", put(set_systems))
+        .route("/api/v1/systems/{code}/compliance", get(compliance))
+        .route("/api/v1/org-units/{code}/summary", get(summary))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .with_state(app)
+}
+
+async fn enroll(State(app): State<Arc<App>>, body: Result<Json<EnrollRequest>, JsonRejection>) -> Result<Response, ApiError> {
+    let Json(req) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    match enroll::enroll(&app.store, &app.authority, &req).await {
+        Ok(resp) => Ok((StatusCode::CREATED, Json(resp)).into_response()),
+        Err(EnrollError::Refused(r)) => Err(ApiError::new(StatusCode::FORBIDDEN, "token_refused", r.to_string())),
+        Err(EnrollError::BadRequest(m)) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", m)),
+        Err(EnrollError::Store(e)) => Err(e.into()),
+    }
+}
+
+async fn report(
+    State(app): State<Arc<App>>,
+    Extension(peer): Extension<Arc<Peer>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let identity = match &peer.0 {
+        Some(Ok(id)) => id,
+        Some(Err(why)) => return Err(ApiError::new(StatusCode::FORBIDDEN, "bad_certificate", why.clone())),
+        None => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "client_certificate_required",
+                "reports must come over mutual TLS with the agent's certificate",
+            ));
+        }
+    };
+    let body = body.map_err(|e| body_error(e, app.max_report_bytes))?;
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    let ack = app.ingest.ingest(identity, &body, signature).await?;
+    Ok(Json(ack).into_response())
+}
+
+/// The caller of an API route: a bearer key, and the subtree it may see.
+pub struct Admin {
+    /// `None` for the whole tree.
+    pub scope: Option<String>,
+}
+
+impl Admin {
+    fn allows(&self, path: &str) -> bool {
+        self.scope.as_deref().is_none_or(|s| path.starts_with(s))
+    }
+
+    fn check(&self, path: &str, what: &str) -> Result<(), ApiError> {
+        if self.allows(path) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("{what} is outside this key's org unit"),
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<Arc<App>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "api_key_required",
+                    "send `Authorization: Bearer <API key>`",
+                )
+            })?;
+        match app.store.api_key_scope(&sha256_hex(key.trim().as_bytes())).await? {
+            Some(scope) => Ok(Admin { scope }),
+            None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_api_key", "unknown or revoked API key")),
+        }
+    }
+}
+
+fn iso(ms: i64) -> Value {
+    if ms <= 0 {
+        return Value::Null;
+    }
+    Timestamp::from_unix_millis(ms).map(|t| json!(t.to_string())).unwrap_or(Value::Null)
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    org_unit: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn endpoints(State(app): State<Arc<App>>, admin: Admin, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let under = match &q.org_unit {
+        Some(code) => {
+            let unit = app
+                .store
+                .org_unit(code)
+                .await?
+                .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no org unit {code}")))?;
+            admin.check(&unit.path, &format!("org unit {code}"))?;
+            Some(unit.path)
+        }
+        None => admin.scope.clone(),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = app.store.endpoints(under.as_deref(), limit, q.offset.unwrap_or(0).max(0)).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let evals = app.store.evaluations(&r.id).await?;
+        // The counts of the verdict at the endpoint's effective level.
+        let main = evals
+            .iter()
+            .filter(|e| e.level == r.effective_level)
+            .min_by(|a, b| a.scope.cmp(&b.scope));
+        let counts = main.map(|e| {
+            json!({"pass": e.counts[0], "fail": e.counts[1], "error": e.counts[2], "not_applicable": e.counts[3], "manual": e.counts[4]})
+        });
+        out.push(json!({
+            "id": r.id, "hostname": r.hostname, "org_unit": r.org_unit, "effective_level": r.effective_level,
+            "last_seen": iso(r.last_seen), "platform": r.platform, "role": r.role, "revoked": r.revoked,
+            "compliant": main.map(|e| e.compliant), "status_counts": counts,
+        }));
+    }
+    Ok(Json(json!({"endpoints": out, "limit": limit, "offset": q.offset.unwrap_or(0)})))
+}
+
+async fn endpoint(State(app): State<Arc<App>>, admin: Admin, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let (row, path) = app
+        .store
+        .endpoint(&id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no endpoint {id}")))?;
+    admin.check(&path, &format!("endpoint {id}"))?;
+    let systems = app.store.endpoint_systems(&id).await?;
+    let report = app.store.report(&id, row.facts_seq).await?;
+    let parsed: Option<Report> = report.as_ref().and_then(|r| serde_json::from_slice(&r.body).ok());
+    let facts = parsed.as_ref().and_then(|r| r.facts.as_ref());
+    let policies: &Policies = app.ingest.policies();
+    let mut evaluations = Vec::new();
+    for e in app.store.evaluations(&id).await? {
+        // Evidence is reproduced from the stored report, as of its evaluation.
+        let results = match facts {
+            Some(f) => {
+                let scope = Scope {
+                    code: e.scope.clone(),
+                    system_id: None,
+                    level: e.level,
+                    framework: e.framework.clone(),
+                };
+                let at = Timestamp::from_unix_millis(e.evaluated_at).unwrap_or_default();
+                let (v, _) = evaluate::evaluate(policies, f, &FactsView::new(f), std::slice::from_ref(&scope), at);
+                v.into_iter()
+                    .next()
+                    .map(|v| serde_json::to_value(&v.evaluation.results).unwrap_or(Value::Null))
+            }
+            None => None,
+        };
+        evaluations.push(json!({
+            "scope": if e.scope.is_empty() { Value::Null } else { json!(e.scope) },
+            "framework": e.framework, "level": e.level, "compliant": e.compliant,
+            "evaluated_at": iso(e.evaluated_at), "report_seq": e.report_seq, "policy_digest": e.policy_digest,
+            "counts": {"pass": e.counts[0], "fail": e.counts[1], "error": e.counts[2], "not_applicable": e.counts[3], "manual": e.counts[4]},
+            "requirements": e.requirements, "results": results,
+        }));
+    }
+    Ok(Json(json!({
+        "id": row.id, "hostname": row.hostname, "org_unit": row.org_unit, "effective_level": row.effective_level,
+        "last_seen": iso(row.last_seen), "last_seq": row.last_seq, "platform": row.platform, "role": row.role, "revoked": row.revoked,
+        "systems": systems.iter().map(|s| json!({"code": s.code, "name": s.name, "level": s.level, "framework": s.framework})).collect::<Vec<_>>(),
+        "facts": facts, "facts_received_at": report.as_ref().map(|r| iso(r.received_at)),
+        "evaluations": evaluations,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SystemsBody {
+    systems: Vec<String>,
+}
+
+async fn set_systems(
+    State(app): State<Arc<App>>,
+    admin: Admin,
+    Path(id): Path<String>,
+    body: Result<Json<SystemsBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let (_, path) = app
+        .store
+        .endpoint(&id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no endpoint {id}")))?;
+    admin.check(&path, &format!("endpoint {id}"))?;
+    for code in &body.systems {
+        let s = app
+            .store
+            .system(code)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no system {code}")))?;
+        let owner = app.store.org_unit_by_id(s.org_unit_id).await?.map(|u| u.path).unwrap_or_default();
+        admin.check(&owner, &format!("system {code}"))?;
+    }
+    let systems = app.store.set_endpoint_systems(&id, &body.systems).await?;
+    app.ingest.reevaluate(&id).await?;
+    Ok(Json(
+        json!({"id": id, "systems": systems.iter().map(|s| &s.code).collect::<Vec<_>>()}),
+    ))
+}
+
+async fn compliance(State(app): State<Arc<App>>, admin: Admin, Path(code): Path<String>) -> Result<Json<Value>, ApiError> {
+    let system = app
+        .store
+        .system(&code)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no system {code}")))?;
+    let unit = app
+        .store
+        .org_unit_by_id(system.org_unit_id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("org unit".into()))?;
+    admin.check(&unit.path, &format!("system {code}"))?;
+    let (members, evaluated) = app.store.system_members(&system).await?;
+    let counts = app.store.requirement_counts(system.id).await?;
+    let fw = app.ingest.policies().framework(&system.framework);
+    let mut requirements = Vec::new();
+    let mut problems = 0;
+    let ids: Vec<String> = match fw {
+        Some(fw) => fw.at_level(system.level).map(|r| r.id.clone()).collect(),
+        None => counts.keys().cloned().collect(),
+    };
+    for id in ids {
+        let c = counts.get(&id);
+        let n = |s: Status| c.and_then(|m| m.get(s.as_str())).copied().unwrap_or(0);
+        problems += n(Status::Fail) + n(Status::Error);
+        let title = fw.and_then(|f| f.requirement(&id)).map(|r| r.title.vi.clone());
+        requirements.push(json!({
+            "requirement": id, "title": title,
+            "pass": n(Status::Pass), "fail": n(Status::Fail), "error": n(Status::Error),
+            "not_applicable": n(Status::NotApplicable), "manual": n(Status::Manual),
+        }));
+    }
+    Ok(Json(json!({
+        "system": system.code, "name": system.name, "org_unit": unit.code, "level": system.level,
+        "framework": system.framework, "framework_installed": fw.is_some(),
+        "endpoints": members, "evaluated": evaluated,
+        "requirements": requirements,
+        // Compliant when every member has been evaluated and none fails or errs on a requirement.
+        "compliant": fw.is_some() && members > 0 && evaluated == members && problems == 0,
+    })))
+}
+
+async fn summary(State(app): State<Arc<App>>, admin: Admin, Path(code): Path<String>) -> Result<Json<Value>, ApiError> {
+    let unit = app
+        .store
+        .org_unit(&code)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no org unit {code}")))?;
+    admin.check(&unit.path, &format!("org unit {code}"))?;
+    let now = Timestamp::now().unix_millis();
+    let day = 86_400_000;
+    let c = app
+        .store
+        .subtree_counts(&unit.path, now - day, now - i64::from(app.fresh_signature_days) * day)
+        .await?;
+    let kpi = |n: i64| {
+        let pct = if c.endpoints == 0 {
+            0.0
+        } else {
+            (n as f64 * 1000.0 / c.endpoints as f64).round() / 10.0
+        };
+        json!({"count": n, "of": c.endpoints, "percent": pct})
+    };
+    Ok(Json(json!({
+        "org_unit": unit.code, "name": unit.name, "endpoints": c.endpoints,
+        "reporting_24h": kpi(c.reporting),
+        "antimalware_running": kpi(c.av_running),
+        "signatures_fresh": kpi(c.av_fresh),
+        "fresh_signature_days": app.fresh_signature_days,
+        "firewall_default_deny": kpi(c.fw_default_deny),
+    })))
+}

@@ -1,0 +1,16 @@
+//! The Khiên collector: enrolls agents, ingests their signed reports over
+//! mutual TLS, stores them (SQLite or PostgreSQL), evaluates them against the
+//! level of every information system each endpoint belongs to, and answers
+//! the JSON API.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod datadir;
+pub mod enroll;
+pub mod evaluate;
+pub mod ingest;
+pub mod seed;
+pub mod server;
+pub mod store;
+pub mod writer;

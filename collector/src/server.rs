@@ -1,0 +1,167 @@
+//! The HTTPS listener: TLS (ring only) with optional client certificates, one
+//! port for agents and the API, and a graceful stop that flushes the writer.
+//!
+//! `axum::serve` cannot see client certificates, so connections are accepted
+//! here: the TLS handshake (with a deadline), then the agent identity of the
+//! client certificate is read once per connection and attached to each of its
+//! requests.
+
+use crate::api::{self, App, Peer};
+use crate::config::Settings;
+use crate::datadir::{self, Secrets};
+use crate::evaluate::Policies;
+use crate::ingest::Ingest;
+use crate::store::Store;
+use crate::writer::Writer;
+use anyhow::Context as _;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running collector, for `serve` and for tests that start one in-process.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub pin: String,
+    pub app: Arc<App>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    writer_task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish (up to 10 s) and flushes the writer.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        // The writer stops when the last handle to it (in the app) is gone.
+        drop(self.app);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.writer_task).await;
+    }
+}
+
+pub async fn start(settings: &Settings, policies: Policies) -> anyhow::Result<Running> {
+    let Secrets {
+        authority,
+        server_chain,
+        server_key,
+        signing: _,
+    } = datadir::prepare(settings).with_context(|| format!("preparing {}", settings.data_dir.display()))?;
+    let store = Store::connect(&settings.database)
+        .await
+        .with_context(|| format!("opening {}", settings.database))?;
+    let tls = khien_tls::server_config(&server_chain, &server_key, authority.cert_pem()).context("TLS configuration")?;
+    let (writer, writer_task) = Writer::start(store.clone());
+    let ingest = Ingest::new(store.clone(), Arc::new(policies), writer).await?;
+    let pin = authority.pin();
+    let app = Arc::new(App {
+        store,
+        ingest,
+        authority,
+        url: settings.url.clone(),
+        max_report_bytes: settings.max_report_bytes,
+        fresh_signature_days: settings.fresh_signature_days,
+    });
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let (shutdown, stop) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(Arc::new(tls)), app.clone(), stop));
+    spawn_retention(app.clone(), settings.report_retention_days);
+    Ok(Running {
+        addr,
+        pin,
+        app,
+        shutdown,
+        task,
+        writer_task,
+    })
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let router = api::router(app);
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (tcp, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!(error = %e, "Accept failed.");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        let mut stop = stop.clone();
+        connections.spawn(async move {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%remote, error = %e, "TLS handshake failed.");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%remote, "TLS handshake timed out.");
+                    return;
+                }
+            };
+            let peer = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| khien_tls::agent_identity(c).map_err(|e| e.to_string()));
+            let peer = Arc::new(Peer(peer));
+            let service = tower::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(peer.clone());
+                router.clone().oneshot(req)
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => if let Err(e) = r {
+                    tracing::debug!(%remote, error = %e, "Connection ended with an error.");
+                },
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
+                }
+            }
+        });
+        // Reap finished connections so the set does not grow without bound.
+        while connections.try_join_next().is_some() {}
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), async { while connections.join_next().await.is_some() {} }).await;
+}
+
+/// Deletes stored reports past the retention period, daily.
+fn spawn_retention(app: Arc<App>, days: u32) {
+    let weak = Arc::downgrade(&app);
+    drop(app);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
+        loop {
+            tick.tick().await;
+            let Some(app) = weak.upgrade() else { return };
+            let cutoff = khien_proto::Timestamp::now().unix_millis() - i64::from(days) * 86_400_000;
+            match app.store.prune_reports(cutoff).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, days, "Reports past retention deleted."),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "Retention pass failed."),
+            }
+        }
+    });
+}

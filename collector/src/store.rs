@@ -1,0 +1,843 @@
+//! The collector's database: SQLite embedded by default, PostgreSQL at scale.
+//!
+//! One set of queries serves both engines through sqlx's `Any` driver; only the
+//! migrations differ (`migrations/{sqlite,postgres}`). Conventions that keep
+//! the queries portable: `$n` placeholders, `ON CONFLICT … excluded.`,
+//! `RETURNING`, SMALLINT 0/1 for booleans, BIGINT unix milliseconds for times,
+//! `CASE` instead of `MAX`/`GREATEST`.
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row, Transaction};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    Url(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    pub engine: Engine,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrgUnit {
+    pub id: i64,
+    pub code: String,
+    pub parent_id: Option<i64>,
+    pub name: String,
+    pub default_level: u8,
+    pub path: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct System {
+    pub id: i64,
+    pub code: String,
+    pub org_unit_id: i64,
+    pub name: String,
+    pub level: u8,
+    pub framework: String,
+}
+
+/// What authenticates and orders an endpoint's reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointAuth {
+    pub id: String,
+    pub org_unit_id: i64,
+    pub signing_key: String,
+    pub last_seq: i64,
+    pub facts_digest: String,
+    pub revoked: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub org_unit: OrgUnit,
+    pub systems: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenRefusal {
+    #[error("unknown enrollment token")]
+    Unknown,
+    #[error("the enrollment token has expired")]
+    Expired,
+    #[error("the enrollment token has been used as many times as it allows")]
+    UsedUp,
+    #[error("the enrollment token has been revoked")]
+    Revoked,
+}
+
+/// An endpoint row for the API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndpointRow {
+    pub id: String,
+    pub hostname: String,
+    pub org_unit: String,
+    pub effective_level: u8,
+    pub last_seen: i64,
+    pub last_seq: i64,
+    pub facts_seq: i64,
+    pub platform: String,
+    pub role: String,
+    pub revoked: bool,
+}
+
+/// One scope's verdict counts for an endpoint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvaluationRow {
+    pub scope: String,
+    pub framework: String,
+    pub level: u8,
+    pub policy_digest: String,
+    pub report_seq: i64,
+    pub evaluated_at: i64,
+    pub compliant: bool,
+    pub counts: [i64; 5],
+    pub requirements: BTreeMap<String, String>,
+}
+
+/// A stored report with facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredReport {
+    pub seq: i64,
+    pub received_at: i64,
+    pub collected_at: i64,
+    pub signature: String,
+    pub body: Vec<u8>,
+}
+
+/// Endpoint columns refreshed from a report with facts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FactsSummary {
+    pub hostname: String,
+    pub platform: String,
+    pub role: String,
+    pub effective_level: u8,
+    pub av_installed: bool,
+    pub av_running: bool,
+    pub av_realtime: bool,
+    /// Newest signature build time of a running product, ms.
+    pub av_signature_time: Option<i64>,
+    pub fw_default_deny: bool,
+}
+
+/// Org-unit subtree counts (`GET /org-units/{code}/summary`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubtreeCounts {
+    pub endpoints: i64,
+    pub reporting: i64,
+    pub av_running: i64,
+    pub av_fresh: i64,
+    pub fw_default_deny: i64,
+}
+
+fn b(v: bool) -> i16 {
+    i16::from(v)
+}
+
+impl Store {
+    /// Connects and brings the schema up to date. `url` is `sqlite://PATH` or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Engine::Postgres
+        } else {
+            return Err(StoreError::Url(url.to_string()));
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        let pool = match engine {
+            Engine::Sqlite => {
+                options
+                    .max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets the API read while ingest writes; FULL makes an acknowledged
+                            // report survive a power loss, not only a crash; the busy timeout rides
+                            // out the writer's transactions.
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = FULL",
+                                "PRAGMA busy_timeout = 10000",
+                                "PRAGMA foreign_keys = ON",
+                            ] {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect(&sqlite_create_url(url))
+                    .await?
+            }
+            Engine::Postgres => options.max_connections(8).connect(url).await?,
+        };
+        match engine {
+            Engine::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
+            Engine::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
+        }
+        Ok(Store { pool, engine })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- organisation ------------------------------------------------------------
+
+    /// Creates or updates a unit; its path follows its parent's.
+    pub async fn upsert_org_unit(&self, code: &str, parent: Option<&str>, name: &str, default_level: u8, now: i64) -> Result<OrgUnit> {
+        let (parent_id, path) = match parent {
+            Some(p) => {
+                let parent = self
+                    .org_unit(p)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("org unit {code}: parent {p} does not exist")))?;
+                if parent.path.contains(&format!("/{code}/")) {
+                    return Err(StoreError::Invalid(format!("org unit {code}: parent {p} is below it")));
+                }
+                (Some(parent.id), format!("{}{code}/", parent.path))
+            }
+            None => (None, format!("/{code}/")),
+        };
+        sqlx::query(
+            "INSERT INTO org_units (code, parent_id, name, default_level, path, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (code) DO UPDATE SET parent_id = excluded.parent_id, name = excluded.name,
+                 default_level = excluded.default_level, path = excluded.path",
+        )
+        .bind(code)
+        .bind(parent_id)
+        .bind(name)
+        .bind(i16::from(default_level))
+        .bind(&path)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.org_unit(code).await?.ok_or_else(|| StoreError::NotFound(code.to_string()))
+    }
+
+    pub async fn org_unit(&self, code: &str) -> Result<Option<OrgUnit>> {
+        let row = sqlx::query("SELECT id, code, parent_id, name, default_level, path FROM org_units WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| org_unit_from(&r)).transpose()
+    }
+
+    pub async fn org_unit_by_id(&self, id: i64) -> Result<Option<OrgUnit>> {
+        let row = sqlx::query("SELECT id, code, parent_id, name, default_level, path FROM org_units WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| org_unit_from(&r)).transpose()
+    }
+
+    pub async fn upsert_system(&self, code: &str, org_unit: &str, name: &str, level: u8, framework: &str, now: i64) -> Result<System> {
+        let unit = self
+            .org_unit(org_unit)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("system {code}: org unit {org_unit} does not exist")))?;
+        sqlx::query(
+            "INSERT INTO systems (code, org_unit_id, name, level, framework, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (code) DO UPDATE SET org_unit_id = excluded.org_unit_id, name = excluded.name,
+                 level = excluded.level, framework = excluded.framework",
+        )
+        .bind(code)
+        .bind(unit.id)
+        .bind(name)
+        .bind(i16::from(level))
+        .bind(framework)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.system(code).await?.ok_or_else(|| StoreError::NotFound(code.to_string()))
+    }
+
+    pub async fn system(&self, code: &str) -> Result<Option<System>> {
+        let row = sqlx::query("SELECT id, code, org_unit_id, name, level, framework FROM systems WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| system_from(&r)).transpose()
+    }
+
+    /// The systems an endpoint belongs to.
+    pub async fn endpoint_systems(&self, endpoint_id: &str) -> Result<Vec<System>> {
+        let rows = sqlx::query(
+            "SELECT s.id, s.code, s.org_unit_id, s.name, s.level, s.framework FROM systems s
+             JOIN endpoint_systems es ON es.system_id = s.id WHERE es.endpoint_id = $1 ORDER BY s.code",
+        )
+        .bind(endpoint_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(system_from).collect()
+    }
+
+    // ---- enrollment ----------------------------------------------------------------
+
+    pub async fn insert_token(
+        &self,
+        secret_hash: &str,
+        org_unit_id: i64,
+        systems: &[String],
+        max_uses: i64,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO enroll_tokens (secret_hash, org_unit_id, systems, max_uses, used, expires_at, revoked, created_at)
+             VALUES ($1, $2, $3, $4, 0, $5, 0, $6)",
+        )
+        .bind(secret_hash)
+        .bind(org_unit_id)
+        .bind(serde_json::to_string(systems).unwrap_or_else(|_| "[]".into()))
+        .bind(max_uses)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes one use of a token, atomically, or says why it cannot be used.
+    pub async fn consume_token(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        secret_hash: &str,
+        now: i64,
+    ) -> Result<Result<TokenGrant, TokenRefusal>> {
+        let taken = sqlx::query(
+            "UPDATE enroll_tokens SET used = used + 1
+             WHERE secret_hash = $1 AND used < max_uses AND expires_at > $2 AND revoked = 0
+             RETURNING org_unit_id, systems",
+        )
+        .bind(secret_hash)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(row) = taken else {
+            let why = sqlx::query("SELECT used, max_uses, expires_at, revoked FROM enroll_tokens WHERE secret_hash = $1")
+                .bind(secret_hash)
+                .fetch_optional(&mut **tx)
+                .await?;
+            return Ok(Err(match why {
+                None => TokenRefusal::Unknown,
+                Some(r) if r.try_get::<i16, _>("revoked")? != 0 => TokenRefusal::Revoked,
+                Some(r) if r.try_get::<i64, _>("expires_at")? <= now => TokenRefusal::Expired,
+                Some(_) => TokenRefusal::UsedUp,
+            }));
+        };
+        let org_unit_id: i64 = row.try_get("org_unit_id")?;
+        let systems: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("systems")?).unwrap_or_default();
+        let unit = sqlx::query("SELECT id, code, parent_id, name, default_level, path FROM org_units WHERE id = $1")
+            .bind(org_unit_id)
+            .fetch_one(&mut **tx)
+            .await?;
+        Ok(Ok(TokenGrant {
+            org_unit: org_unit_from(&unit)?,
+            systems,
+        }))
+    }
+
+    /// Records a newly enrolled endpoint, its certificate and its systems.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_endpoint(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        id: &str,
+        org_unit_id: i64,
+        hostname: &str,
+        signing_key: &str,
+        cert_serial: &str,
+        cert_not_after: i64,
+        systems: &[String],
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("INSERT INTO endpoints (id, org_unit_id, hostname, signing_key, enrolled_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(org_unit_id)
+            .bind(hostname)
+            .bind(signing_key)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("INSERT INTO certificates (serial, endpoint_id, not_after) VALUES ($1, $2, $3)")
+            .bind(cert_serial)
+            .bind(id)
+            .bind(cert_not_after * 1000)
+            .execute(&mut **tx)
+            .await?;
+        for code in systems {
+            let n = sqlx::query("INSERT INTO endpoint_systems (endpoint_id, system_id) SELECT $1, id FROM systems WHERE code = $2")
+                .bind(id)
+                .bind(code)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("system {code} does not exist")));
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn endpoint_auth(&self, id: &str) -> Result<Option<EndpointAuth>> {
+        let row = sqlx::query("SELECT id, org_unit_id, signing_key, last_seq, facts_digest, revoked FROM endpoints WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(EndpointAuth {
+                id: r.try_get("id")?,
+                org_unit_id: r.try_get("org_unit_id")?,
+                signing_key: r.try_get("signing_key")?,
+                last_seq: r.try_get("last_seq")?,
+                facts_digest: r.try_get("facts_digest")?,
+                revoked: r.try_get::<i16, _>("revoked")? != 0,
+            })
+        })
+        .transpose()
+    }
+
+    /// Serials of revoked certificates.
+    pub async fn revoked_serials(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT serial FROM certificates WHERE revoked_at IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| r.try_get("serial").map_err(StoreError::from)).collect()
+    }
+
+    /// Revokes an endpoint and every certificate it holds; returns the serials revoked.
+    pub async fn revoke_endpoint(&self, id: &str, now: i64) -> Result<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE endpoints SET revoked = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("no endpoint {id}")));
+        }
+        sqlx::query("UPDATE certificates SET revoked_at = $1 WHERE endpoint_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let rows = sqlx::query("SELECT serial FROM certificates WHERE endpoint_id = $1")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter().map(|r| r.try_get("serial").map_err(StoreError::from)).collect()
+    }
+
+    /// Replaces an endpoint's systems; returns the systems it now belongs to.
+    pub async fn set_endpoint_systems(&self, id: &str, codes: &[String]) -> Result<Vec<System>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM endpoint_systems WHERE endpoint_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for code in codes {
+            let n = sqlx::query("INSERT INTO endpoint_systems (endpoint_id, system_id) SELECT $1, id FROM systems WHERE code = $2")
+                .bind(id)
+                .bind(code)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("system {code} does not exist")));
+            }
+        }
+        tx.commit().await?;
+        self.endpoint_systems(id).await
+    }
+
+    // ---- reports (run inside the writer's transaction) -------------------------------
+
+    /// Appends a signed report; false when that sequence number is already stored.
+    pub async fn insert_report(tx: &mut Transaction<'_, Any>, endpoint_id: &str, report: &StoredReport) -> Result<bool> {
+        let n = sqlx::query(
+            "INSERT INTO reports (endpoint_id, seq, received_at, collected_at, signature, body) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (endpoint_id, seq) DO NOTHING",
+        )
+        .bind(endpoint_id)
+        .bind(report.seq)
+        .bind(report.received_at)
+        .bind(report.collected_at)
+        .bind(&report.signature)
+        .bind(&report.body)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn update_endpoint_facts(
+        tx: &mut Transaction<'_, Any>,
+        endpoint_id: &str,
+        seq: i64,
+        digest: &str,
+        seen: i64,
+        s: &FactsSummary,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE endpoints SET last_seen = $1, last_seq = CASE WHEN last_seq < $2 THEN $2 ELSE last_seq END,
+                 facts_seq = $2, facts_digest = $3, hostname = $4, platform = $5, role = $6, effective_level = $7,
+                 av_installed = $8, av_running = $9, av_realtime = $10, av_signature_time = $11, fw_default_deny = $12
+             WHERE id = $13",
+        )
+        .bind(seen)
+        .bind(seq)
+        .bind(digest)
+        .bind(&s.hostname)
+        .bind(&s.platform)
+        .bind(&s.role)
+        .bind(i16::from(s.effective_level))
+        .bind(b(s.av_installed))
+        .bind(b(s.av_running))
+        .bind(b(s.av_realtime))
+        .bind(s.av_signature_time)
+        .bind(b(s.fw_default_deny))
+        .bind(endpoint_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Last contact from heartbeats, batched.
+    pub async fn touch_endpoint(tx: &mut Transaction<'_, Any>, endpoint_id: &str, seq: i64, seen: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE endpoints SET last_seen = CASE WHEN last_seen < $1 THEN $1 ELSE last_seen END,
+                 last_seq = CASE WHEN last_seq < $2 THEN $2 ELSE last_seq END WHERE id = $3",
+        )
+        .bind(seen)
+        .bind(seq)
+        .bind(endpoint_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn upsert_evaluation(tx: &mut Transaction<'_, Any>, endpoint_id: &str, e: &EvaluationRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO evaluations (endpoint_id, scope, framework, level, policy_digest, report_seq, evaluated_at, compliant,
+                 n_pass, n_fail, n_error, n_na, n_manual, requirements)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             ON CONFLICT (endpoint_id, scope) DO UPDATE SET framework = excluded.framework, level = excluded.level,
+                 policy_digest = excluded.policy_digest, report_seq = excluded.report_seq, evaluated_at = excluded.evaluated_at,
+                 compliant = excluded.compliant, n_pass = excluded.n_pass, n_fail = excluded.n_fail, n_error = excluded.n_error,
+                 n_na = excluded.n_na, n_manual = excluded.n_manual, requirements = excluded.requirements",
+        )
+        .bind(endpoint_id)
+        .bind(&e.scope)
+        .bind(&e.framework)
+        .bind(i16::from(e.level))
+        .bind(&e.policy_digest)
+        .bind(e.report_seq)
+        .bind(e.evaluated_at)
+        .bind(b(e.compliant))
+        .bind(e.counts[0])
+        .bind(e.counts[1])
+        .bind(e.counts[2])
+        .bind(e.counts[3])
+        .bind(e.counts[4])
+        .bind(serde_json::to_string(&e.requirements).unwrap_or_default())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_evaluation(tx: &mut Transaction<'_, Any>, endpoint_id: &str, scope: &str) -> Result<()> {
+        sqlx::query("DELETE FROM evaluations WHERE endpoint_id = $1 AND scope = $2")
+            .bind(endpoint_id)
+            .bind(scope)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds `delta` endpoints to a system's count of a requirement status.
+    pub async fn adjust_requirement_count(
+        tx: &mut Transaction<'_, Any>,
+        system_id: i64,
+        requirement: &str,
+        status: &str,
+        delta: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO requirement_counts (system_id, requirement, status, n) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (system_id, requirement, status) DO UPDATE SET n = requirement_counts.n + excluded.n",
+        )
+        .bind(system_id)
+        .bind(requirement)
+        .bind(status)
+        .bind(delta)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn evaluations(&self, endpoint_id: &str) -> Result<Vec<EvaluationRow>> {
+        let rows = sqlx::query(
+            "SELECT scope, framework, level, policy_digest, report_seq, evaluated_at, compliant, n_pass, n_fail, n_error, n_na,
+                 n_manual, requirements FROM evaluations WHERE endpoint_id = $1 ORDER BY scope",
+        )
+        .bind(endpoint_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(evaluation_from).collect()
+    }
+
+    pub async fn report(&self, endpoint_id: &str, seq: i64) -> Result<Option<StoredReport>> {
+        let row = sqlx::query("SELECT seq, received_at, collected_at, signature, body FROM reports WHERE endpoint_id = $1 AND seq = $2")
+            .bind(endpoint_id)
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(StoredReport {
+                seq: r.try_get("seq")?,
+                received_at: r.try_get("received_at")?,
+                collected_at: r.try_get("collected_at")?,
+                signature: r.try_get("signature")?,
+                body: r.try_get("body")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn report_exists(&self, endpoint_id: &str, seq: i64) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM reports WHERE endpoint_id = $1 AND seq = $2")
+            .bind(endpoint_id)
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    pub async fn count_reports(&self, endpoint_id: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM reports WHERE endpoint_id = $1")
+            .bind(endpoint_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Deletes stored reports received before `cutoff`, except each endpoint's latest facts.
+    pub async fn prune_reports(&self, cutoff: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM reports WHERE received_at < $1
+             AND NOT EXISTS (SELECT 1 FROM endpoints e WHERE e.id = reports.endpoint_id AND e.facts_seq = reports.seq)",
+        )
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    // ---- API reads -------------------------------------------------------------------
+
+    /// Endpoints under a unit path (all when `None`), by host name.
+    pub async fn endpoints(&self, under: Option<&str>, limit: i64, offset: i64) -> Result<Vec<EndpointRow>> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.hostname, o.code AS org_unit, e.effective_level, e.last_seen, e.last_seq, e.facts_seq, e.platform,
+                 e.role, e.revoked
+             FROM endpoints e JOIN org_units o ON o.id = e.org_unit_id
+             WHERE $1 = '' OR o.path LIKE $1 ORDER BY e.hostname, e.id LIMIT $2 OFFSET $3",
+        )
+        .bind(under.map(|p| format!("{p}%")).unwrap_or_default())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(endpoint_from).collect()
+    }
+
+    pub async fn endpoint(&self, id: &str) -> Result<Option<(EndpointRow, String)>> {
+        let row = sqlx::query(
+            "SELECT e.id, e.hostname, o.code AS org_unit, e.effective_level, e.last_seen, e.last_seq, e.facts_seq, e.platform,
+                 e.role, e.revoked, o.path
+             FROM endpoints e JOIN org_units o ON o.id = e.org_unit_id WHERE e.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((endpoint_from(&r)?, r.try_get("path")?))).transpose()
+    }
+
+    /// Per requirement, how many member endpoints have each status.
+    pub async fn requirement_counts(&self, system_id: i64) -> Result<BTreeMap<String, BTreeMap<String, i64>>> {
+        let rows = sqlx::query("SELECT requirement, status, n FROM requirement_counts WHERE system_id = $1 AND n <> 0")
+            .bind(system_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        for r in rows {
+            out.entry(r.try_get("requirement")?)
+                .or_default()
+                .insert(r.try_get("status")?, r.try_get("n")?);
+        }
+        Ok(out)
+    }
+
+    /// Members of a system, and how many of them have been evaluated for it.
+    pub async fn system_members(&self, system: &System) -> Result<(i64, i64)> {
+        let members: i64 = sqlx::query("SELECT COUNT(*) AS n FROM endpoint_systems WHERE system_id = $1")
+            .bind(system.id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let evaluated: i64 = sqlx::query("SELECT COUNT(*) AS n FROM evaluations WHERE scope = $1")
+            .bind(&system.code)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok((members, evaluated))
+    }
+
+    pub async fn subtree_counts(&self, path: &str, seen_since: i64, fresh_since: i64) -> Result<SubtreeCounts> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS endpoints,
+                 COALESCE(SUM(CASE WHEN e.last_seen >= $2 THEN 1 ELSE 0 END), 0) AS reporting,
+                 COALESCE(SUM(CASE WHEN e.av_running = 1 THEN 1 ELSE 0 END), 0) AS av_running,
+                 COALESCE(SUM(CASE WHEN e.av_running = 1 AND e.av_signature_time >= $3 THEN 1 ELSE 0 END), 0) AS av_fresh,
+                 COALESCE(SUM(CASE WHEN e.fw_default_deny = 1 THEN 1 ELSE 0 END), 0) AS fw_default_deny
+             FROM endpoints e JOIN org_units o ON o.id = e.org_unit_id
+             WHERE o.path LIKE $1 AND e.revoked = 0",
+        )
+        .bind(format!("{path}%"))
+        .bind(seen_since)
+        .bind(fresh_since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(SubtreeCounts {
+            endpoints: r.try_get("endpoints")?,
+            reporting: r.try_get("reporting")?,
+            av_running: r.try_get("av_running")?,
+            av_fresh: r.try_get("av_fresh")?,
+            fw_default_deny: r.try_get("fw_default_deny")?,
+        })
+    }
+
+    // ---- API keys --------------------------------------------------------------------
+
+    pub async fn insert_api_key(&self, key_hash: &str, org_unit_id: Option<i64>, now: i64) -> Result<()> {
+        sqlx::query("INSERT INTO api_keys (key_hash, org_unit_id, created_at, revoked) VALUES ($1, $2, $3, 0)")
+            .bind(key_hash)
+            .bind(org_unit_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The subtree path an API key is scoped to (`None` inside for the whole tree); `None` when unknown or revoked.
+    pub async fn api_key_scope(&self, key_hash: &str) -> Result<Option<Option<String>>> {
+        let row = sqlx::query(
+            "SELECT o.path FROM api_keys k LEFT JOIN org_units o ON o.id = k.org_unit_id WHERE k.key_hash = $1 AND k.revoked = 0",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.try_get::<Option<String>, _>("path").map_err(StoreError::from))
+            .transpose()
+    }
+}
+
+/// sqlx opens an SQLite file only if it exists unless asked to create it.
+fn sqlite_create_url(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+fn org_unit_from(r: &AnyRow) -> Result<OrgUnit> {
+    Ok(OrgUnit {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        parent_id: r.try_get("parent_id")?,
+        name: r.try_get("name")?,
+        default_level: level(r.try_get("default_level")?),
+        path: r.try_get("path")?,
+    })
+}
+
+fn system_from(r: &AnyRow) -> Result<System> {
+    Ok(System {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        org_unit_id: r.try_get("org_unit_id")?,
+        name: r.try_get("name")?,
+        level: level(r.try_get("level")?),
+        framework: r.try_get("framework")?,
+    })
+}
+
+fn endpoint_from(r: &AnyRow) -> Result<EndpointRow> {
+    Ok(EndpointRow {
+        id: r.try_get("id")?,
+        hostname: r.try_get("hostname")?,
+        org_unit: r.try_get("org_unit")?,
+        effective_level: level(r.try_get("effective_level")?),
+        last_seen: r.try_get("last_seen")?,
+        last_seq: r.try_get("last_seq")?,
+        facts_seq: r.try_get("facts_seq")?,
+        platform: r.try_get("platform")?,
+        role: r.try_get("role")?,
+        revoked: r.try_get::<i16, _>("revoked")? != 0,
+    })
+}
+
+fn evaluation_from(r: &AnyRow) -> Result<EvaluationRow> {
+    Ok(EvaluationRow {
+        scope: r.try_get("scope")?,
+        framework: r.try_get("framework")?,
+        level: level(r.try_get("level")?),
+        policy_digest: r.try_get("policy_digest")?,
+        report_seq: r.try_get("report_seq")?,
+        evaluated_at: r.try_get("evaluated_at")?,
+        compliant: r.try_get::<i16, _>("compliant")? != 0,
+        counts: [
+            r.try_get("n_pass")?,
+            r.try_get("n_fail")?,
+            r.try_get("n_error")?,
+            r.try_get("n_na")?,
+            r.try_get("n_manual")?,
+        ],
+        requirements: serde_json::from_str(&r.try_get::<String, _>("requirements")?).unwrap_or_default(),
+    })
+}
+
+fn level(v: i16) -> u8 {
+    u8::try_from(v).unwrap_or(0)
+}
