@@ -5,8 +5,10 @@
 //! policy errors; the message names the problem).
 
 use crate::config::Config;
+use crate::enroll;
 use crate::probe;
 use crate::render;
+use crate::state::{self, StateDir};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use khien_policy::{Catalogue, FactsView, Lang, Target, locate};
@@ -37,6 +39,32 @@ pub enum Command {
         format: Format,
         #[arg(long, value_enum, default_value_t = LangArg::Vi)]
         lang: LangArg,
+    },
+    /// Enroll this machine with a collector, using a token from `khien-collector token create`
+    Enroll {
+        #[arg(long, env = "KHIEN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// State folder [default: /var/lib/khien-agent]
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// Enroll again, with a new identity, even if already enrolled
+        #[arg(long)]
+        force: bool,
+    },
+    /// Report to the collector: at the interval, and at once when a watched input changes
+    Run {
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// Send one full report, wait for its acknowledgement, and exit (0 when acknowledged)
+        #[arg(long)]
+        once: bool,
+    },
+    /// Show enrollment, the last acknowledgement and the spool
+    Status {
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Evaluate this machine against the requirements of a security level
     Check {
@@ -95,9 +123,82 @@ impl From<RoleArg> for Role {
     }
 }
 
+fn state_dir(flag: Option<PathBuf>, config: &Config) -> StateDir {
+    StateDir::new(
+        flag.or_else(|| config.state_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(state::DEFAULT_DIR)),
+    )
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
+        Command::Enroll {
+            token,
+            state_dir: dir,
+            force,
+        } => {
+            let dir = state_dir(dir, &config);
+            let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default();
+            let e = runtime()?.block_on(enroll::enroll(&token, &dir, &hostname, force))?;
+            println!(
+                "Enrolled as {} in {} (systems: {}).",
+                e.agent_id,
+                e.org_unit,
+                if e.systems.is_empty() {
+                    "none".into()
+                } else {
+                    e.systems.join(", ")
+                }
+            );
+            println!("Collector: {}; state in {}", e.collector_url, dir.path.display());
+            println!("Start reporting with: khien-agent run");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { state_dir: dir, once } => {
+            init_logs();
+            let dir = state_dir(dir, &config);
+            let rt = runtime()?;
+            if once {
+                match rt.block_on(crate::run::once(&config, &dir))? {
+                    crate::run::Once::Acknowledged(seq) => {
+                        println!("Report {seq} acknowledged by the collector.");
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    crate::run::Once::Pending(why) => {
+                        eprintln!("Report not acknowledged; it stays in the spool: {why}");
+                        Ok(ExitCode::from(1))
+                    }
+                }
+            } else {
+                rt.block_on(crate::run::forever(&config, &dir, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                }))?;
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+        Command::Status { state_dir: dir, format } => {
+            let dir = state_dir(dir, &config);
+            let status = crate::status::read(&dir)?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+                Format::Table => print!("{}", crate::status::table(&status)),
+            }
+            Ok(if status.enrolled { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         Command::Facts { format, lang } => {
             let facts = probe::collect(&config.probe);
             match format {

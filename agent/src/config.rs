@@ -8,6 +8,15 @@
 //! [probe]
 //! command_timeout_ms = 3000            # deadline for tools such as `nft -j`
 //!
+//! [report]                            # khien-agent run
+//! interval_secs = 300                  # a report (or heartbeat) at least this often
+//! full_every_hours = 24                # facts in full at least this often
+//! debounce_ms = 2000                   # wait after a watched file changes
+//!
+//! [spool]
+//! max_reports = 10000                  # oldest dropped beyond these, and counted
+//! max_bytes = 268435456
+//!
 //! [antivirus.clamav]
 //! clamd_conf = "/etc/clamav/clamd.conf"
 //!
@@ -52,8 +61,13 @@ impl fmt::Display for ConfigError {
 struct RawConfig {
     role: Option<Role>,
     policies_dir: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
     #[serde(default)]
     probe: RawProbe,
+    #[serde(default)]
+    report: RawReport,
+    #[serde(default)]
+    spool: RawSpool,
     #[serde(default)]
     antivirus: RawAntivirus,
 }
@@ -63,6 +77,43 @@ struct RawConfig {
 struct RawProbe {
     root: Option<PathBuf>,
     command_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    interval_secs: Option<u64>,
+    full_every_hours: Option<u64>,
+    debounce_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpool {
+    max_reports: Option<usize>,
+    max_bytes: Option<u64>,
+}
+
+/// How `khien-agent run` reports.
+#[derive(Clone, Debug)]
+pub struct ReportConfig {
+    pub interval: Duration,
+    pub full_every: Duration,
+    pub debounce: Duration,
+    pub spool_max_reports: usize,
+    pub spool_max_bytes: u64,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            interval: Duration::from_secs(300),
+            full_every: Duration::from_secs(24 * 3600),
+            debounce: Duration::from_millis(2000),
+            spool_max_reports: 10_000,
+            spool_max_bytes: 256 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,7 +164,9 @@ pub struct Config {
     /// The file read, if any.
     pub source: Option<PathBuf>,
     pub policies_dir: Option<PathBuf>,
+    pub state_dir: Option<PathBuf>,
     pub probe: ProbeConfig,
+    pub report: ReportConfig,
 }
 
 impl Config {
@@ -162,7 +215,39 @@ impl Config {
             }
             probe.root = root;
         }
+        let mut report = ReportConfig::default();
+        if let Some(s) = raw.report.interval_secs {
+            if !(10..=86_400).contains(&s) {
+                return Err(err("report.interval_secs", format!("{s} is out of range; use 10 to 86400")));
+            }
+            report.interval = Duration::from_secs(s);
+        }
+        if let Some(h) = raw.report.full_every_hours {
+            if !(1..=168).contains(&h) {
+                return Err(err("report.full_every_hours", format!("{h} is out of range; use 1 to 168")));
+            }
+            report.full_every = Duration::from_secs(h * 3600);
+        }
+        if let Some(ms) = raw.report.debounce_ms {
+            if !(50..=60_000).contains(&ms) {
+                return Err(err("report.debounce_ms", format!("{ms} is out of range; use 50 to 60000")));
+            }
+            report.debounce = Duration::from_millis(ms);
+        }
+        if let Some(n) = raw.spool.max_reports {
+            if n == 0 {
+                return Err(err("spool.max_reports", "must be at least 1".into()));
+            }
+            report.spool_max_reports = n;
+        }
+        if let Some(b) = raw.spool.max_bytes {
+            if b < 1024 * 1024 {
+                return Err(err("spool.max_bytes", format!("{b} is below 1 MiB")));
+            }
+            report.spool_max_bytes = b;
+        }
         for (key, path) in [
+            ("state_dir", &raw.state_dir),
             ("antivirus.clamav.clamd_conf", &raw.antivirus.clamav.clamd_conf),
             ("antivirus.clamav.freshclam_conf", &raw.antivirus.clamav.freshclam_conf),
             ("antivirus.clamav.database_dir", &raw.antivirus.clamav.database_dir),
@@ -185,7 +270,9 @@ impl Config {
         Ok(Config {
             source: Some(file.to_path_buf()),
             policies_dir: raw.policies_dir,
+            state_dir: raw.state_dir,
             probe,
+            report,
         })
     }
 }

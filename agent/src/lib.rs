@@ -6,6 +6,13 @@
 
 pub mod cli;
 pub mod config;
+pub mod durable;
+pub mod enroll;
 pub mod probe;
 pub mod render;
+pub mod run;
+pub mod send;
 pub mod spool;
+pub mod state;
+pub mod status;
+pub mod watch;

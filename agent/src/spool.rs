@@ -49,9 +49,10 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::durable;
 use khien_proto::report::sha256_hex;
 use serde::{Deserialize, Serialize};
 
@@ -619,21 +620,7 @@ fn read_entry(path: &Path, seq: u64) -> io::Result<Result<Entry, String>> {
 
 /// Write to `tmp/`, fsync, rename into `dest_dir`, fsync `dest_dir`.
 fn write_atomic(tmp_dir: &Path, dest_dir: &Path, name: &str, data: &[u8]) -> Result<(), SpoolError> {
-    let tmp = tmp_dir.join(format!("{name}.tmp"));
-    let written = create_private(&tmp).and_then(|mut f| {
-        f.write_all(data)?;
-        f.sync_all()
-    });
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(&tmp)(e));
-    }
-    let dest = dest_dir.join(name);
-    if let Err(e) = fs::rename(&tmp, &dest) {
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(&dest)(e));
-    }
-    sync_dir(dest_dir)
+    durable::write_atomic(tmp_dir, dest_dir, name, data).map_err(io_err(&dest_dir.join(name)))
 }
 
 fn exists(path: &Path) -> bool {
@@ -662,58 +649,16 @@ fn take_lock(path: &Path) -> Result<File, SpoolError> {
     }
 }
 
-#[cfg(unix)]
 fn create_options() -> OpenOptions {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = OpenOptions::new();
-    options.mode(0o600);
-    options
+    durable::create_options()
 }
 
-#[cfg(not(unix))]
-fn create_options() -> OpenOptions {
-    OpenOptions::new()
-}
-
-/// Creates or truncates a file readable by its owner only (reports describe
-/// the machine's weaknesses). The mode is set again because umask may clear bits.
-fn create_private(path: &Path) -> io::Result<File> {
-    let file = create_options().write(true).create(true).truncate(true).open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(file)
-}
-
-/// Creates the folder (and its parents) if needed and makes it 0700, also
-/// when it already existed with a wider mode.
 fn private_dir(path: &Path) -> Result<(), SpoolError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        builder.mode(0o700);
-        builder.create(path).map_err(io_err(path))?;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(io_err(path))?;
-    }
-    #[cfg(not(unix))]
-    builder.create(path).map_err(io_err(path))?;
-    Ok(())
+    durable::private_dir(path).map_err(io_err(path))
 }
 
-/// Makes renames and deletions in the folder durable. Windows cannot open a
-/// folder as a file; NTFS journals its metadata, so there is nothing to do.
-#[cfg(unix)]
 fn sync_dir(path: &Path) -> Result<(), SpoolError> {
-    File::open(path).and_then(|d| d.sync_all()).map_err(io_err(path))
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_path: &Path) -> Result<(), SpoolError> {
-    Ok(())
+    durable::sync_dir(path).map_err(io_err(path))
 }
 
 #[cfg(test)]
