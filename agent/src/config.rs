@@ -217,8 +217,8 @@ impl Config {
         }
         let mut report = ReportConfig::default();
         if let Some(s) = raw.report.interval_secs {
-            if !(10..=86_400).contains(&s) {
-                return Err(err("report.interval_secs", format!("{s} is out of range; use 10 to 86400")));
+            if !(1..=86_400).contains(&s) {
+                return Err(err("report.interval_secs", format!("{s} is out of range; use 1 to 86400")));
             }
             report.interval = Duration::from_secs(s);
         }

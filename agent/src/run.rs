@@ -139,6 +139,7 @@ impl Agent {
             tracing::error!(dropped, "Spool full: oldest reports dropped.");
         }
         if full {
+            self.progress.full_reports += 1;
             self.progress.spooled_digest = digest;
             self.progress.last_full_at = Some(Timestamp::now());
             self.progress.need_facts = false;
@@ -163,6 +164,9 @@ impl Agent {
                     self.progress.last_error = None;
                     if ack.need_facts {
                         self.progress.need_facts = true;
+                    }
+                    if ack.outcome == "duplicate" {
+                        self.progress.duplicate_acks += 1;
                     }
                     self.backoff = Duration::ZERO;
                     self.retry_at = None;

@@ -48,6 +48,10 @@ pub struct Progress {
     pub spool_bytes: u64,
     pub dropped: u64,
     pub quarantined: u64,
+    /// Reports with facts put in the spool, since enrollment.
+    pub full_reports: u64,
+    /// Acknowledgements that said "duplicate": the collector had the report already.
+    pub duplicate_acks: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -22,6 +22,8 @@ pub struct Status {
     pub spool_bytes: u64,
     pub dropped: u64,
     pub quarantined: u64,
+    pub full_reports: u64,
+    pub duplicate_acks: u64,
 }
 
 pub fn read(dir: &StateDir) -> Result<Status, StateError> {
@@ -55,6 +57,8 @@ pub fn read(dir: &StateDir) -> Result<Status, StateError> {
         spool_bytes: bytes,
         dropped: progress.dropped,
         quarantined: progress.quarantined,
+        full_reports: progress.full_reports,
+        duplicate_acks: progress.duplicate_acks,
     })
 }
 

@@ -90,7 +90,7 @@ pub enum TokenCommand {
         /// How many machines may enroll with it
         #[arg(long, default_value_t = 1)]
         uses: u32,
-        /// How long it stays valid: 30m, 24h, 7d, 2w
+        /// How long it stays valid: 30s, 30m, 24h, 7d, 2w
         #[arg(long, default_value = "7d", value_parser = parse_duration)]
         expires: time::Duration,
     },
@@ -124,13 +124,14 @@ pub fn parse_duration(s: &str) -> Result<time::Duration, String> {
     let (n, unit) = s.split_at(split);
     let n: i64 = n
         .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit, like 30m, 24h, 7d or 2w"))?;
+        .map_err(|_| format!("{s:?}: expected a number and a unit, like 30s, 30m, 24h, 7d or 2w"))?;
     let d = match unit {
+        "s" => time::Duration::seconds(n),
         "m" => time::Duration::minutes(n),
         "h" => time::Duration::hours(n),
         "d" => time::Duration::days(n),
         "w" => time::Duration::weeks(n),
-        _ => return Err(format!("{s:?}: the unit must be m, h, d or w")),
+        _ => return Err(format!("{s:?}: the unit must be s, m, h, d or w")),
     };
     if d <= time::Duration::ZERO || d > time::Duration::days(366) {
         return Err(format!("{s:?}: must be more than zero and at most a year"));

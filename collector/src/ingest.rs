@@ -112,6 +112,14 @@ impl Ingest {
         self.revoked.read().unwrap_or_else(|p| p.into_inner()).contains(serial)
     }
 
+    /// Reloads the revoked serials, so that revocations made by another
+    /// process (`khien-collector endpoint revoke`) take effect.
+    pub async fn refresh_revoked(&self) -> Result<(), StoreError> {
+        let serials: HashSet<String> = self.store.revoked_serials().await?.into_iter().collect();
+        *self.revoked.write().unwrap_or_else(|p| p.into_inner()) = serials;
+        Ok(())
+    }
+
     /// Revokes an endpoint and forgets what was cached about it.
     pub async fn revoke(&self, endpoint_id: &str, now: i64) -> Result<Vec<String>, StoreError> {
         let serials = self.store.revoke_endpoint(endpoint_id, now).await?;

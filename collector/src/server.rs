@@ -75,6 +75,7 @@ pub async fn start(settings: &Settings, policies: Policies) -> anyhow::Result<Ru
     let (shutdown, stop) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(Arc::new(tls)), app.clone(), stop));
     spawn_retention(app.clone(), settings.report_retention_days);
+    spawn_revocation_refresh(app.clone());
     Ok(Running {
         addr,
         pin,
@@ -145,6 +146,24 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>
         while connections.try_join_next().is_some() {}
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), async { while connections.join_next().await.is_some() {} }).await;
+}
+
+/// How soon a revocation made outside this process is honoured.
+const REVOCATION_REFRESH: Duration = Duration::from_secs(2);
+
+fn spawn_revocation_refresh(app: Arc<App>) {
+    let weak = Arc::downgrade(&app);
+    drop(app);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REVOCATION_REFRESH);
+        loop {
+            tick.tick().await;
+            let Some(app) = weak.upgrade() else { return };
+            if let Err(e) = app.ingest.refresh_revoked().await {
+                tracing::warn!(error = %e, "Cannot reload revocations.");
+            }
+        }
+    });
 }
 
 /// Deletes stored reports past the retention period, daily.

@@ -6,6 +6,7 @@
 //! installs everything and runs as root, so there nothing is skipped.
 
 pub mod clamd;
+pub mod collector;
 pub mod netns;
 pub mod postgres;
 

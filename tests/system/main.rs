@@ -2,5 +2,6 @@
 
 mod agent_cli;
 mod clamav;
+mod collector;
 mod firewall;
 mod listeners;
