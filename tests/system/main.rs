@@ -5,3 +5,4 @@ mod clamav;
 mod collector;
 mod firewall;
 mod listeners;
+mod resilience;
