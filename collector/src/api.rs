@@ -6,14 +6,13 @@ use crate::enroll::{self, EnrollError};
 use crate::evaluate::{self, Policies, Scope};
 use crate::ingest::{Ingest, IngestError};
 use crate::store::{Store, StoreError};
-use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
-use bytes::Bytes;
 use khien_policy::FactsView;
 use khien_proto::enroll::{ApiErrorBody, EnrollRequest};
 use khien_proto::report::{Report, SIGNATURE_HEADER, sha256_hex};
@@ -94,24 +93,12 @@ impl From<IngestError> for ApiError {
     }
 }
 
-fn body_error(r: BytesRejection, limit: usize) -> ApiError {
-    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("the body is larger than {limit} bytes"),
-        )
-    } else {
-        ApiError::new(r.status(), "bad_body", r.body_text())
-    }
-}
-
 pub fn router(app: Arc<App>) -> Router {
-    let limit = app.max_report_bytes;
     Router::new()
         .route("/api/v1/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/api/v1/enroll", post(enroll).layer(DefaultBodyLimit::max(64 * 1024)))
-        .route("/api/v1/reports", post(report).layer(DefaultBodyLimit::max(limit)))
+        // The report handler enforces the limit itself, with a JSON error.
+        .route("/api/v1/reports", post(report).layer(DefaultBodyLimit::disable()))
         .route("/api/v1/endpoints", get(endpoints))
         .route("/api/v1/endpoints/{id}", get(endpoint))
         .route("/api/v1/endpoints/{id}/systems", put(set_systems))
@@ -131,12 +118,7 @@ async fn enroll(State(app): State<Arc<App>>, body: Result<Json<EnrollRequest>, J
     }
 }
 
-async fn report(
-    State(app): State<Arc<App>>,
-    Extension(peer): Extension<Arc<Peer>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+async fn report(State(app): State<Arc<App>>, Extension(peer): Extension<Arc<Peer>>, request: Request) -> Result<Response, ApiError> {
     let identity = match &peer.0 {
         Some(Ok(id)) => id,
         Some(Err(why)) => return Err(ApiError::new(StatusCode::FORBIDDEN, "bad_certificate", why.clone())),
@@ -148,9 +130,26 @@ async fn report(
             ));
         }
     };
-    let body = body.map_err(|e| body_error(e, app.max_report_bytes))?;
-    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    let ack = app.ingest.ingest(identity, &body, signature).await?;
+    // The request is taken whole: extracting a HeaderMap would copy every header of every report.
+    let signature = request
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let limit = app.max_report_bytes;
+    let body = axum::body::to_bytes(request.into_body(), limit).await.map_err(|e| {
+        let too_large = e.into_inner().downcast_ref::<http_body_util::LengthLimitError>().is_some();
+        if too_large {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the body is larger than {limit} bytes"),
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "the request body could not be read")
+        }
+    })?;
+    let ack = app.ingest.ingest(identity, &body, signature.as_deref()).await?;
     Ok(Json(ack).into_response())
 }
 
@@ -274,7 +273,7 @@ async fn endpoint(State(app): State<Arc<App>>, admin: Admin, Path(id): Path<Stri
                     framework: e.framework.clone(),
                 };
                 let at = Timestamp::from_unix_millis(e.evaluated_at).unwrap_or_default();
-                let (v, _) = evaluate::evaluate(policies, f, &FactsView::new(f), std::slice::from_ref(&scope), at);
+                let (v, _) = evaluate::evaluate(policies, f, &FactsView::new(f), std::slice::from_ref(&scope), at, true);
                 v.into_iter()
                     .next()
                     .map(|v| serde_json::to_value(&v.evaluation.results).unwrap_or(Value::Null))

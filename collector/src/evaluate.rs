@@ -121,13 +121,15 @@ pub fn requirement_statuses(e: &Evaluation) -> BTreeMap<String, Status> {
 }
 
 /// Evaluates every scope. A scope whose framework is not installed is skipped
-/// and named in the returned list, so that the caller can say so.
+/// and named in the returned list, so that the caller can say so. Without
+/// `evidence`, only the statuses are computed (ingest keeps no evidence).
 pub fn evaluate(
     policies: &Policies,
     facts: &Facts,
     view: &FactsView,
     scopes: &[Scope],
     now: Timestamp,
+    evidence: bool,
 ) -> (Vec<ScopeVerdict>, Vec<String>) {
     let mut verdicts = Vec::with_capacity(scopes.len());
     let mut missing = Vec::new();
@@ -150,6 +152,7 @@ pub fn evaluate(
             platform: facts.platform,
             lang: Lang::Vi,
             now,
+            evidence,
         };
         let evaluation = fw.evaluate(view, &target);
         let requirements = requirement_statuses(&evaluation);

@@ -233,7 +233,7 @@ impl Ingest {
         }
 
         let view = FactsView::new(facts);
-        let (verdicts, missing) = evaluate::evaluate(&self.policies, facts, &view, &state.scopes, Timestamp::now());
+        let (verdicts, missing) = evaluate::evaluate(&self.policies, facts, &view, &state.scopes, Timestamp::now(), false);
         for m in &missing {
             tracing::warn!(endpoint = %peer.agent_id, framework = %m, "Framework not installed; that scope is not evaluated.");
         }
@@ -294,7 +294,7 @@ impl Ingest {
         let report: Report = serde_json::from_slice(&stored.body).map_err(|e| IngestError::Malformed(e.to_string()))?;
         let Some(facts) = &report.facts else { return Ok(()) };
         let view = FactsView::new(facts);
-        let (verdicts, _) = evaluate::evaluate(&self.policies, facts, &view, &state.scopes, Timestamp::now());
+        let (verdicts, _) = evaluate::evaluate(&self.policies, facts, &view, &state.scopes, Timestamp::now(), false);
         let mut write = ReportWrite {
             endpoint_id: endpoint_id.to_string(),
             report: None,

@@ -14,7 +14,10 @@
 //! `reports/s: X p50_ms: Y p99_ms: Z` for the network run.
 
 use anyhow::{Context as _, bail};
+use bytes::Bytes;
 use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
 use khien_collector::evaluate::Policies;
 use khien_collector::ingest::Ingest;
 use khien_collector::store::Store;
@@ -31,6 +34,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+// The bare limit runs the collector's ingest in this process: with the
+// collector's allocator, so that the two figures compare.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser, Debug)]
 #[command(name = "khien-loadgen", about = "Load a Khiên collector with simulated agents")]
@@ -57,6 +65,38 @@ struct Args {
     /// Keep going after errors instead of stopping at the first (a collector restart, say)
     #[arg(long)]
     tolerate_errors: bool,
+}
+
+fn host_port(url: &str) -> anyhow::Result<(String, u16)> {
+    let authority = url.trim_start_matches("https://").split('/').next().unwrap_or_default();
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (h, p) = rest.split_once("]:").ok_or_else(|| anyhow::anyhow!("bad URL {url}"))?;
+        return Ok((h.to_string(), p.parse()?));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => Ok((h.to_string(), p.parse()?)),
+        None => Ok((authority.to_string(), 443)),
+    }
+}
+
+/// One HTTP/1.1 connection over mutual TLS, as one agent holds.
+async fn connect(
+    host: &str,
+    port: u16,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, String> {
+    let tcp = tokio::net::TcpStream::connect((host, port)).await.map_err(|e| e.to_string())?;
+    let _ = tcp.set_nodelay(true);
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+    let stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    Ok(sender)
 }
 
 /// A simulated endpoint's identity.
@@ -277,13 +317,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let template = Arc::new(template);
     let mut tasks = Vec::new();
+    let (host, port) = host_port(&token.url)?;
     for (i, sim) in sims.into_iter().enumerate() {
-        let tls = khien_tls::client_config(&ca_pem, Some((&sim.cert_pem, &sim.tls_key_pem)))?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(Duration::from_secs(30))
-            .build()?;
-        let url = format!("{}/api/v1/reports", token.url.trim_end_matches('/'));
+        let tls = Arc::new(khien_tls::client_config(&ca_pem, Some((&sim.cert_pem, &sim.tls_key_pem)))?);
+        let host = host.clone();
         let template = template.clone();
         let stop = stop.clone();
         let log = log.clone();
@@ -294,6 +331,7 @@ async fn main() -> anyhow::Result<()> {
             let mut latencies = Vec::new();
             let (mut seq, mut digest, mut errors) = (0u64, String::new(), 0u64);
             let mut pending: Option<Built> = None;
+            let mut conn: Option<hyper::client::conn::http1::SendRequest<Full<Bytes>>> = None;
             while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
                 let built = match pending.take() {
                     Some(b) => b,
@@ -307,19 +345,33 @@ async fn main() -> anyhow::Result<()> {
                         b
                     }
                 };
-                let mut req = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(built.body.clone());
-                if let Some(s) = &built.signature {
-                    req = req.header(SIGNATURE_HEADER, s);
-                }
                 let t = Instant::now();
-                let outcome = match req.send().await {
-                    Ok(resp) if resp.status().is_success() => resp.json::<Ack>().await.map_err(|e| e.to_string()),
-                    Ok(resp) => Err(format!("{} {}", resp.status(), resp.text().await.unwrap_or_default())),
-                    Err(e) => Err(e.to_string()),
-                };
+                let outcome = async {
+                    if conn.as_ref().is_none_or(|c| c.is_closed()) {
+                        conn = Some(connect(&host, port, tls.clone()).await?);
+                    }
+                    let sender = conn.as_mut().ok_or("no connection")?;
+                    sender.ready().await.map_err(|e| e.to_string())?;
+                    let mut req = hyper::Request::post("/api/v1/reports")
+                        .header("host", host.as_str())
+                        .header("content-type", "application/json");
+                    if let Some(s) = &built.signature {
+                        req = req.header(SIGNATURE_HEADER, s.as_str());
+                    }
+                    let req = req.body(Full::new(Bytes::from(built.body.clone()))).map_err(|e| e.to_string())?;
+                    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+                    let status = resp.status();
+                    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+                    if status.is_success() {
+                        serde_json::from_slice::<Ack>(&body).map_err(|e| e.to_string())
+                    } else {
+                        Err(format!("{status} {}", String::from_utf8_lossy(&body)))
+                    }
+                }
+                .await;
+                if outcome.is_err() {
+                    conn = None;
+                }
                 match outcome {
                     Ok(ack) => {
                         latencies.push(t.elapsed());

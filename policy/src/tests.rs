@@ -28,6 +28,7 @@ fn target(level: u8) -> Target {
         platform: Platform::Linux,
         lang: Lang::En,
         now: now(),
+        evidence: true,
     }
 }
 
