@@ -15,7 +15,7 @@ use crate::store::Store;
 use crate::writer::Writer;
 use anyhow::Context as _;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,7 +88,8 @@ pub async fn start(settings: &Settings, policies: Policies) -> anyhow::Result<Ru
 
 async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let router = api::router(app);
-    let mut connections = tokio::task::JoinSet::new();
+    // Connections in flight finish their request when the collector stops.
+    let graceful = GracefulShutdown::new();
     loop {
         let (tcp, remote) = tokio::select! {
             r = listener.accept() => match r {
@@ -105,8 +106,8 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let router = router.clone();
-        let mut stop = stop.clone();
-        connections.spawn(async move {
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
@@ -125,27 +126,30 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>
                 .and_then(|c| c.first())
                 .map(|c| khien_tls::agent_identity(c).map_err(|e| e.to_string()));
             let peer = Arc::new(Peer(peer));
-            let service = tower::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            // ALPN tells which protocol the client speaks: no need to sniff a preface.
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            let service = TowerToHyperService::new(tower::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(peer.clone());
                 router.clone().oneshot(req)
-            });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service));
-            tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => if let Err(e) = r {
-                    tracing::debug!(%remote, error = %e, "Connection ended with an error.");
-                },
-                _ = stop.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
-                }
+            }));
+            let io = TokioIo::new(tls);
+            let served = if h2 {
+                watcher
+                    .watch(hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, service))
+                    .await
+            } else {
+                watcher
+                    .watch(hyper::server::conn::http1::Builder::new().serve_connection(io, service))
+                    .await
+            };
+            if let Err(e) = served {
+                tracing::debug!(%remote, error = %e, "Connection ended with an error.");
             }
         });
-        // Reap finished connections so the set does not grow without bound.
-        while connections.try_join_next().is_some() {}
     }
-    let _ = tokio::time::timeout(Duration::from_secs(10), async { while connections.join_next().await.is_some() {} }).await;
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await.is_err() {
+        tracing::warn!("Connections still open after 10 s; closing them.");
+    }
 }
 
 /// How soon a revocation made outside this process is honoured.

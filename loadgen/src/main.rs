@@ -140,6 +140,7 @@ struct Built {
     body: Vec<u8>,
     signature: Option<String>,
     full: bool,
+    digest: String,
 }
 
 fn build(sim: &Sim, seq: u64, facts: Option<Facts>, last_digest: &str) -> Built {
@@ -159,11 +160,12 @@ fn build(sim: &Sim, seq: u64, facts: Option<Facts>, last_digest: &str) -> Built 
     };
     let body = serde_json::to_vec(&report).unwrap_or_default();
     let signature = full.then(|| sign(&sim.key, &body));
-    Built { body, signature, full }
-}
-
-fn digest_of(body: &[u8]) -> String {
-    serde_json::from_slice::<Report>(body).map(|r| r.facts_digest).unwrap_or_default()
+    Built {
+        body,
+        signature,
+        full,
+        digest: report.facts_digest,
+    }
 }
 
 /// Enrolls `n` agents; returns them and the collector CA they were given.
@@ -267,7 +269,7 @@ async fn bare_limit(args: &Args, sims: &[Arc<Sim>], template: &Facts) -> anyhow:
                 let full = seq == 1 || random_unit(&rng) < ratio;
                 let built = build(&sim, seq, full.then(|| facts_for(&template, i, seq)), &digest);
                 if built.full {
-                    digest = digest_of(&built.body);
+                    digest = built.digest.clone();
                 }
                 ingest
                     .ingest(&id, &built.body, built.signature.as_deref())
@@ -319,7 +321,10 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     let (host, port) = host_port(&token.url)?;
     for (i, sim) in sims.into_iter().enumerate() {
-        let tls = Arc::new(khien_tls::client_config(&ca_pem, Some((&sim.cert_pem, &sim.tls_key_pem)))?);
+        let mut tls = khien_tls::client_config(&ca_pem, Some((&sim.cert_pem, &sim.tls_key_pem)))?;
+        // One report at a time per agent: HTTP/1.1, as the connection below speaks.
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let tls = Arc::new(tls);
         let host = host.clone();
         let template = template.clone();
         let stop = stop.clone();
@@ -340,7 +345,7 @@ async fn main() -> anyhow::Result<()> {
                         let full = seq == 1 || random_unit(&rng) < ratio;
                         let b = build(&sim, seq, full.then(|| facts_for(&template, i, seq)), &digest);
                         if b.full {
-                            digest = digest_of(&b.body);
+                            digest = b.digest.clone();
                         }
                         b
                     }
