@@ -112,7 +112,7 @@ async fn a_collector_killed_during_load_keeps_every_acknowledged_report_once() {
     let mut c = Collector::with_demo(None);
     let token = c.token("DLK", &["DLK-DHTN"], 20, "1h");
     let log = c.dir.path().join("acked.log");
-    let mut load = Command::new(khien_tests::bin("khien-loadgen"))
+    let load = Command::new(khien_tests::bin("khien-loadgen"))
         .args([
             "--token",
             &token,
