@@ -35,6 +35,13 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         oscap_runs: usize,
     },
+    /// The steps of ingesting one report with facts, each timed alone (µs per operation)
+    Ingest {
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+        #[arg(long, default_value_t = 3)]
+        level: u8,
+    },
     /// Runs one command and prints `wall_ns peak_rss_kib exit_code` (used by the others)
     Measure {
         #[arg(trailing_var_arg = true, required = true)]
@@ -44,6 +51,7 @@ enum Cmd {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Cmd::Ingest { iterations, level } => ingest_steps(iterations, level),
         Cmd::Measure { command } => {
             let started = Instant::now();
             let status = Command::new(&command[0])
@@ -160,4 +168,75 @@ fn oscap_datastream() -> Option<String> {
     let widened = std::env::temp_dir().join("khien-bench-ssg-debian11-on-12-ds.xml");
     std::fs::write(&widened, text.replace("^11.[0-9]+$", "^1[12].[0-9]+$")).ok()?;
     Some(widened.display().to_string())
+}
+
+/// Median µs of `f` over `n` calls.
+fn time_it(n: usize, mut f: impl FnMut()) -> f64 {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f();
+        samples.push(t.elapsed().as_nanos());
+    }
+    median(&samples) as f64 / 1000.0
+}
+
+/// This machine's facts through each step the collector takes for a report that carries them.
+fn ingest_steps(n: usize, level: u8) -> anyhow::Result<()> {
+    use khien_policy::{Catalogue, FactsView, Target};
+    use khien_proto::report::{Report, facts_digest, sign, verify};
+    use ring::signature::KeyPair as _;
+    let facts = khien_agent::probe::collect(&khien_agent::config::ProbeConfig::default());
+    let dir = khien_policy::locate::find(None, None)?;
+    let catalogue = Catalogue::open(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let id = catalogue.default_framework().map(|f| f.id.clone()).unwrap_or_default();
+    let framework = catalogue.load(&id).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = Report {
+        agent_id: "bench".into(),
+        seq: 1,
+        collected_at: facts.collected_at,
+        agent_version: "bench".into(),
+        policy_digest: String::new(),
+        facts_digest: facts_digest(&facts),
+        facts: Some(facts.clone()),
+        evaluation: None,
+    };
+    let body = serde_json::to_vec(&report)?;
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).map_err(|_| anyhow::anyhow!("key"))?;
+    let key = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| anyhow::anyhow!("key"))?;
+    let sig = sign(&key, &body);
+    let public = key.public_key().as_ref().to_vec();
+    let mut target = Target::for_facts(&facts, level);
+    let view = FactsView::new(&facts);
+    println!(
+        "report body: {} bytes, framework {id} at level {level}, {n} iterations (median µs)",
+        body.len()
+    );
+    println!(
+        "verify signature      {:8.1}",
+        time_it(n, || assert!(verify(&public, &body, &sig).is_ok()))
+    );
+    println!(
+        "parse report          {:8.1}",
+        time_it(n, || drop(std::hint::black_box(serde_json::from_slice::<Report>(&body).ok())))
+    );
+    println!(
+        "facts digest          {:8.1}",
+        time_it(n, || drop(std::hint::black_box(facts_digest(&facts))))
+    );
+    println!(
+        "facts view            {:8.1}",
+        time_it(n, || drop(std::hint::black_box(FactsView::new(&facts))))
+    );
+    target.evidence = false;
+    println!(
+        "evaluate (statuses)   {:8.1}",
+        time_it(n, || drop(std::hint::black_box(framework.evaluate(&view, &target))))
+    );
+    target.evidence = true;
+    println!(
+        "evaluate (evidence)   {:8.1}",
+        time_it(n, || drop(std::hint::black_box(framework.evaluate(&view, &target))))
+    );
+    Ok(())
 }

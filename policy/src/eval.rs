@@ -16,6 +16,8 @@
 
 use crate::expr::{cel_to_json, json_to_cel, lookup, path_covers};
 use crate::model::{Check, Framework, Lang, ParamValue, Requirement, Rule, fill_params};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
 use cel::{Context, ExecutionError, Value};
 use khien_proto::facts::ProbeError;
 use khien_proto::{CheckResult, Counts, Evaluation, Evidence, Facts, Platform, Role, Status, Timestamp};
@@ -60,32 +62,79 @@ fn env() -> Arc<cel::Env> {
 
 /// Facts prepared once for any number of evaluations (several systems, levels or frameworks).
 pub struct FactsView {
-    json: serde_json::Value,
     cel: Value,
+    /// `cel` in the interpreter's own representation, built once: binding a
+    /// `Value` to a context converts (copies) the whole tree at every evaluation.
+    val: Box<dyn Val>,
+    /// The same facts as JSON, built only when evidence needs them.
+    json: std::sync::OnceLock<serde_json::Value>,
     errors: Vec<ProbeError>,
 }
 
 impl FactsView {
     pub fn new(facts: &Facts) -> Self {
-        // Serialising the fact model cannot fail: it has only strings as map keys.
-        let json = serde_json::to_value(facts).unwrap_or(serde_json::Value::Null);
-        Self::from_json(json, facts.errors.clone())
+        // Straight into CEL values: going through a JSON tree first doubled the
+        // cost, and the collector needs no JSON on its hot path. Serialising the
+        // fact model cannot fail: its map keys are strings.
+        let cel = cel::to_value(facts).unwrap_or(Value::Null);
+        FactsView {
+            val: to_val(&cel),
+            cel,
+            json: std::sync::OnceLock::new(),
+            errors: facts.errors.clone(),
+        }
     }
 
-    /// From facts already in JSON form, as the collector stores them.
+    /// From facts already in JSON form (arbitrary JSON, even).
     pub fn from_json(json: serde_json::Value, errors: Vec<ProbeError>) -> Self {
         let cel = json_to_cel(&json);
-        FactsView { json, cel, errors }
+        FactsView {
+            val: to_val(&cel),
+            cel,
+            json: std::sync::OnceLock::from(json),
+            errors,
+        }
     }
 
     pub fn json(&self) -> &serde_json::Value {
-        &self.json
+        self.json.get_or_init(|| cel_to_json(&self.cel))
+    }
+}
+
+/// A value in the interpreter's representation; the fact model converts without error.
+pub fn to_val(v: &Value) -> Box<dyn Val> {
+    Box::<dyn Val>::try_from(v.clone()).unwrap_or_else(|_| Box::new(cel::common::types::CelNull))
+}
+
+/// Lends one prebuilt value to the interpreter under one name, without copying it.
+struct Lend<'a> {
+    name: &'static str,
+    value: &'a dyn Val,
+}
+
+impl VariableResolver for Lend<'_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        (variable == self.name).then_some(CowVal::Borrowed(self.value))
     }
 }
 
 impl Framework {
     pub fn evaluate(&self, facts: &FactsView, target: &Target) -> Evaluation {
+        // Every binding outlives the context: the requirements' parameters and the facts are lent, not copied.
+        let in_force: Vec<&Requirement> = self.at_level(target.level).collect();
+        let params: Vec<Lend<'_>> = in_force
+            .iter()
+            .map(|r| Lend {
+                name: "params",
+                value: r.params_val(target.level),
+            })
+            .collect();
+        let lent_facts = Lend {
+            name: "facts",
+            value: facts.val.as_ref(),
+        };
         let mut ctx = Context::with_env(env());
+        ctx.set_variable_resolver(&lent_facts);
         let now = target.now;
         // Ages are computed here, not stored in facts, so that unchanged facts
         // keep an unchanged digest while the signatures they describe grow old.
@@ -95,14 +144,13 @@ impl Framework {
                 .map_err(|e| ExecutionError::function_error("age_days", format!("{ts:?} is not an RFC 3339 time: {e}")))
         });
         debug_assert!(added.is_ok(), "age_days clashes with a CEL built-in");
-        ctx.add_variable_from_value("facts", facts.cel.clone());
         ctx.add_variable_from_value("level", Value::Int(i64::from(target.level)));
         ctx.add_variable_from_value("role", Value::String(Arc::new(target.role.as_str().into())));
         ctx.add_variable_from_value("platform", Value::String(Arc::new(target.platform.as_str().into())));
 
         let mut results = Vec::new();
-        for req in self.at_level(target.level) {
-            evaluate_requirement(req, &ctx, facts, target, &mut results);
+        for (req, params) in in_force.into_iter().zip(&params) {
+            evaluate_requirement(req, &ctx, params, facts, target, &mut results);
         }
         Evaluation {
             framework: self.id.clone(),
@@ -117,10 +165,17 @@ impl Framework {
     }
 }
 
-fn evaluate_requirement(req: &Requirement, ctx: &Context<'_, '_>, facts: &FactsView, target: &Target, out: &mut Vec<CheckResult>) {
+fn evaluate_requirement<'v>(
+    req: &Requirement,
+    ctx: &Context<'_, 'v>,
+    lent_params: &'v Lend<'v>,
+    facts: &FactsView,
+    target: &Target,
+    out: &mut Vec<CheckResult>,
+) {
     let params = req.params_at(target.level);
     let mut scope = ctx.new_inner_scope();
-    scope.add_variable_from_value("params", params_to_cel(&params));
+    scope.set_variable_resolver(lent_params);
 
     let checks: Vec<&Check> = req
         .checks
@@ -264,12 +319,13 @@ fn probe_failures(paths: &[String], facts: &FactsView) -> Option<String> {
 fn observed_paths(paths: &[String], facts: &FactsView) -> serde_json::Value {
     let obj: serde_json::Map<String, serde_json::Value> = paths
         .iter()
-        .map(|p| (p.clone(), lookup(&facts.json, p).cloned().unwrap_or(serde_json::Value::Null)))
+        .map(|p| (p.clone(), lookup(facts.json(), p).cloned().unwrap_or(serde_json::Value::Null)))
         .collect();
     serde_json::Value::Object(obj)
 }
 
-fn params_to_cel(params: &BTreeMap<&str, &ParamValue>) -> Value {
+/// `params` at a level as a CEL map; done once per level when the catalogue loads.
+pub fn params_to_cel(params: &BTreeMap<&str, &ParamValue>) -> Value {
     let map: HashMap<cel::objects::Key, Value> = params
         .iter()
         .map(|(k, v)| (cel::objects::Key::String(Arc::new((*k).to_string())), param_to_cel(v)))

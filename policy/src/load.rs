@@ -523,7 +523,7 @@ fn validate_requirement(raw: RawRequirement, fw: &FrameworkInfo, file: &SourceFi
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Requirement {
+    let mut requirement = Requirement {
         id,
         clause: raw.clause,
         sources: raw.sources,
@@ -535,9 +535,14 @@ fn validate_requirement(raw: RawRequirement, fw: &FrameworkInfo, file: &SourceFi
         title: raw.title,
         remediation: raw.remediation,
         params,
+        params_val: Vec::new(),
         checks,
         file: file.path.display().to_string(),
-    })
+    };
+    requirement.params_val = (0..=5u8)
+        .map(|l| crate::eval::to_val(&crate::eval::params_to_cel(&requirement.params_at(l))))
+        .collect();
+    Ok(requirement)
 }
 
 fn parse_param(value: toml::Value, levels: &[u8]) -> Result<Param, String> {

@@ -202,6 +202,8 @@ pub struct Requirement {
     pub title: Text,
     pub remediation: Text,
     pub params: BTreeMap<String, Param>,
+    /// `params` as interpreter values, per level (index = level), built once at load.
+    pub params_val: Vec<Box<dyn cel::common::value::Val>>,
     pub checks: Vec<Check>,
     /// The file it was read from, for messages.
     pub file: String,
@@ -210,6 +212,14 @@ pub struct Requirement {
 impl Requirement {
     pub fn applies_at(&self, level: u8) -> bool {
         (self.min_level..=self.max_level).contains(&level)
+    }
+
+    /// `params` at a level, for the interpreter (an empty map outside the requirement's levels).
+    pub fn params_val(&self, level: u8) -> &dyn cel::common::value::Val {
+        match self.params_val.get(usize::from(level)).or(self.params_val.first()) {
+            Some(v) => v.as_ref(),
+            None => &cel::common::types::CelNull,
+        }
     }
 
     /// `params` for one level, as the CEL checks see them.
