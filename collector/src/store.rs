@@ -191,7 +191,8 @@ impl Store {
                     .connect(&sqlite_create_url(url))
                     .await?
             }
-            Engine::Postgres => options.max_connections(8).connect(url).await?,
+            // Four writers (see writer.rs), the API, and ingest's lookups.
+            Engine::Postgres => options.max_connections(12).connect(url).await?,
         };
         match engine {
             Engine::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,

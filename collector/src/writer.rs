@@ -9,8 +9,12 @@
 //! Heartbeats change only "last seen": they are acknowledged at once and
 //! written with the next batch, or within a second. A crash may lose up to a
 //! second of last-seen times, never a report.
+//!
+//! SQLite has one writer at a time, so it gets one. PostgreSQL commits
+//! concurrent transactions together, so it gets several, each owning the
+//! endpoints whose id hashes to it: an endpoint's reports stay in order.
 
-use crate::store::{EvaluationRow, FactsSummary, Store, StoreError, StoredReport};
+use crate::store::{Engine, EvaluationRow, FactsSummary, Store, StoreError, StoredReport};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -47,24 +51,49 @@ pub struct WriteError(pub String);
 
 type Job = (ReportWrite, oneshot::Sender<Result<Written, WriteError>>);
 
+type Heartbeats = Arc<Mutex<HashMap<String, (i64, i64)>>>;
+
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
-    heartbeats: Arc<Mutex<HashMap<String, (i64, i64)>>>,
+    shards: Vec<(mpsc::Sender<Job>, Heartbeats)>,
 }
 
 impl Writer {
+    /// Starts the writer tasks; the handle completes when all have flushed and stopped.
     pub fn start(store: Store) -> (Writer, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-        let heartbeats = Arc::new(Mutex::new(HashMap::new()));
-        let task = tokio::spawn(run(store, rx, heartbeats.clone()));
-        (Writer { jobs: tx, heartbeats }, task)
+        let n = match store.engine {
+            Engine::Sqlite => 1,
+            Engine::Postgres => 4,
+        };
+        let mut shards = Vec::with_capacity(n);
+        let mut tasks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+            let heartbeats = Heartbeats::default();
+            tasks.push(tokio::spawn(run(store.clone(), rx, heartbeats.clone())));
+            shards.push((tx, heartbeats));
+        }
+        let all = tokio::spawn(async move {
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+        (Writer { shards }, all)
+    }
+
+    fn shard(&self, endpoint_id: &str) -> &(mpsc::Sender<Job>, Heartbeats) {
+        // FNV-1a: stable and cheap; only the spread matters.
+        let h = endpoint_id
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        &self.shards[(h % self.shards.len() as u64) as usize]
     }
 
     /// Writes and waits for the commit.
     pub async fn write(&self, w: ReportWrite) -> Result<Written, WriteError> {
         let (done, wait) = oneshot::channel();
-        self.jobs
+        self.shard(&w.endpoint_id)
+            .0
             .send((w, done))
             .await
             .map_err(|_| WriteError("the writer has stopped".into()))?;
@@ -73,14 +102,14 @@ impl Writer {
 
     /// Records a heartbeat for the next batch.
     pub fn heartbeat(&self, endpoint_id: &str, seq: i64, seen: i64) {
-        let mut hb = self.heartbeats.lock().unwrap_or_else(|p| p.into_inner());
+        let mut hb = self.shard(endpoint_id).1.lock().unwrap_or_else(|p| p.into_inner());
         let e = hb.entry(endpoint_id.to_string()).or_insert((seq, seen));
         e.0 = e.0.max(seq);
         e.1 = e.1.max(seen);
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::Receiver<Job>, heartbeats: Arc<Mutex<HashMap<String, (i64, i64)>>>) {
+async fn run(store: Store, mut rx: mpsc::Receiver<Job>, heartbeats: Heartbeats) {
     let mut tick = tokio::time::interval(HEARTBEAT_FLUSH);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -131,6 +160,10 @@ fn take(hb: &Mutex<HashMap<String, (i64, i64)>>) -> HashMap<String, (i64, i64)> 
 async fn commit(store: &Store, writes: Vec<ReportWrite>, heartbeats: HashMap<String, (i64, i64)>) -> Result<Vec<Written>, StoreError> {
     let mut tx = store.pool().begin().await?;
     let mut results = Vec::with_capacity(writes.len());
+    // Count changes are summed over the batch and applied last, in key order:
+    // fewer statements, and concurrent PostgreSQL writers always lock the
+    // shared count rows in the same order, so they cannot deadlock.
+    let mut deltas: std::collections::BTreeMap<(i64, &str, &str), i64> = std::collections::BTreeMap::new();
     for w in &writes {
         if let Some(report) = &w.report
             && !Store::insert_report(&mut tx, &w.endpoint_id, report).await?
@@ -146,9 +179,14 @@ async fn commit(store: &Store, writes: Vec<ReportWrite>, heartbeats: HashMap<Str
             Store::delete_evaluation(&mut tx, &w.endpoint_id, scope).await?;
         }
         for (system, req, status, delta) in &w.count_deltas {
-            Store::adjust_requirement_count(&mut tx, *system, req, status, *delta).await?;
+            *deltas.entry((*system, req.as_str(), status.as_str())).or_default() += delta;
         }
         results.push(Written::Stored);
+    }
+    for ((system, req, status), delta) in deltas {
+        if delta != 0 {
+            Store::adjust_requirement_count(&mut tx, system, req, status, delta).await?;
+        }
     }
     for (endpoint, (seq, seen)) in heartbeats {
         Store::touch_endpoint(&mut tx, &endpoint, seq, seen).await?;
