@@ -7,8 +7,8 @@
 //! `CASE` instead of `MAX`/`GREATEST`.
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Row, Transaction};
-use std::collections::BTreeMap;
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -480,97 +480,124 @@ impl Store {
     }
 
     // ---- reports (run inside the writer's transaction) -------------------------------
+    //
+    // Each statement carries many rows: a batch of N reports costs a handful of
+    // statements, not N times that (on PostgreSQL every statement is a round
+    // trip to the server and work for its backend).
 
-    /// Appends a signed report; false when that sequence number is already stored.
-    pub async fn insert_report(tx: &mut Transaction<'_, Any>, endpoint_id: &str, report: &StoredReport) -> Result<bool> {
-        let n = sqlx::query(
-            "INSERT INTO reports (endpoint_id, seq, received_at, collected_at, signature, body) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (endpoint_id, seq) DO NOTHING",
-        )
-        .bind(endpoint_id)
-        .bind(report.seq)
-        .bind(report.received_at)
-        .bind(report.collected_at)
-        .bind(&report.signature)
-        .bind(&report.body)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
+    /// Appends signed reports; returns the (endpoint, seq) pairs inserted, the
+    /// others being already stored.
+    pub async fn insert_reports(tx: &mut Transaction<'_, Any>, rows: &[(&str, &StoredReport)]) -> Result<HashSet<(String, i64)>> {
+        let mut inserted = HashSet::new();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO reports (endpoint_id, seq, received_at, collected_at, signature, body) VALUES {}
+                 ON CONFLICT (endpoint_id, seq) DO NOTHING RETURNING endpoint_id, seq",
+                values(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            for (endpoint, r) in chunk {
+                q = q
+                    .bind(*endpoint)
+                    .bind(r.seq)
+                    .bind(r.received_at)
+                    .bind(r.collected_at)
+                    .bind(&r.signature)
+                    .bind(&r.body);
+            }
+            for row in q.fetch_all(&mut **tx).await? {
+                inserted.insert((row.try_get("endpoint_id")?, row.try_get("seq")?));
+            }
+        }
+        Ok(inserted)
     }
 
-    pub async fn update_endpoint_facts(
-        tx: &mut Transaction<'_, Any>,
-        endpoint_id: &str,
-        seq: i64,
-        digest: &str,
-        seen: i64,
-        s: &FactsSummary,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE endpoints SET last_seen = $1, last_seq = CASE WHEN last_seq < $2 THEN $2 ELSE last_seq END,
-                 facts_seq = $2, facts_digest = $3, hostname = $4, platform = $5, role = $6, effective_level = $7,
-                 av_installed = $8, av_running = $9, av_realtime = $10, av_signature_time = $11, fw_default_deny = $12
-             WHERE id = $13",
-        )
-        .bind(seen)
-        .bind(seq)
-        .bind(digest)
-        .bind(&s.hostname)
-        .bind(&s.platform)
-        .bind(&s.role)
-        .bind(i16::from(s.effective_level))
-        .bind(b(s.av_installed))
-        .bind(b(s.av_running))
-        .bind(b(s.av_realtime))
-        .bind(s.av_signature_time)
-        .bind(b(s.fw_default_deny))
-        .bind(endpoint_id)
-        .execute(&mut **tx)
-        .await?;
+    /// Refreshes endpoints from their latest facts.
+    pub async fn update_endpoints_facts(tx: &mut Transaction<'_, Any>, rows: &[FactsUpdate<'_>]) -> Result<()> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE endpoints SET last_seen = v.column2,
+                     last_seq = CASE WHEN endpoints.last_seq < v.column3 THEN v.column3 ELSE endpoints.last_seq END,
+                     facts_seq = v.column3, facts_digest = v.column4, hostname = v.column5, platform = v.column6,
+                     role = v.column7, effective_level = v.column8, av_installed = v.column9, av_running = v.column10,
+                     av_realtime = v.column11, av_signature_time = v.column12, fw_default_deny = v.column13
+                 FROM (VALUES {}) AS v WHERE endpoints.id = v.column1",
+                values(chunk.len(), 13)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            for u in chunk {
+                let s = u.summary;
+                q = q
+                    .bind(u.endpoint_id)
+                    .bind(u.seen)
+                    .bind(u.seq)
+                    .bind(u.digest)
+                    .bind(&s.hostname)
+                    .bind(&s.platform)
+                    .bind(&s.role)
+                    .bind(i16::from(s.effective_level))
+                    .bind(b(s.av_installed))
+                    .bind(b(s.av_running))
+                    .bind(b(s.av_realtime))
+                    .bind(s.av_signature_time)
+                    .bind(b(s.fw_default_deny));
+            }
+            q.execute(&mut **tx).await?;
+        }
         Ok(())
     }
 
-    /// Last contact from heartbeats, batched.
-    pub async fn touch_endpoint(tx: &mut Transaction<'_, Any>, endpoint_id: &str, seq: i64, seen: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE endpoints SET last_seen = CASE WHEN last_seen < $1 THEN $1 ELSE last_seen END,
-                 last_seq = CASE WHEN last_seq < $2 THEN $2 ELSE last_seq END WHERE id = $3",
-        )
-        .bind(seen)
-        .bind(seq)
-        .bind(endpoint_id)
-        .execute(&mut **tx)
-        .await?;
+    /// Last contact from heartbeats: (endpoint, seq, seen).
+    pub async fn touch_endpoints(tx: &mut Transaction<'_, Any>, rows: &[(&str, i64, i64)]) -> Result<()> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE endpoints SET
+                     last_seq = CASE WHEN endpoints.last_seq < v.column2 THEN v.column2 ELSE endpoints.last_seq END,
+                     last_seen = CASE WHEN endpoints.last_seen < v.column3 THEN v.column3 ELSE endpoints.last_seen END
+                 FROM (VALUES {}) AS v WHERE endpoints.id = v.column1",
+                values(chunk.len(), 3)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            for (endpoint, seq, seen) in chunk {
+                q = q.bind(*endpoint).bind(*seq).bind(*seen);
+            }
+            q.execute(&mut **tx).await?;
+        }
         Ok(())
     }
 
-    pub async fn upsert_evaluation(tx: &mut Transaction<'_, Any>, endpoint_id: &str, e: &EvaluationRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO evaluations (endpoint_id, scope, framework, level, policy_digest, report_seq, evaluated_at, compliant,
-                 n_pass, n_fail, n_error, n_na, n_manual, requirements)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-             ON CONFLICT (endpoint_id, scope) DO UPDATE SET framework = excluded.framework, level = excluded.level,
-                 policy_digest = excluded.policy_digest, report_seq = excluded.report_seq, evaluated_at = excluded.evaluated_at,
-                 compliant = excluded.compliant, n_pass = excluded.n_pass, n_fail = excluded.n_fail, n_error = excluded.n_error,
-                 n_na = excluded.n_na, n_manual = excluded.n_manual, requirements = excluded.requirements",
-        )
-        .bind(endpoint_id)
-        .bind(&e.scope)
-        .bind(&e.framework)
-        .bind(i16::from(e.level))
-        .bind(&e.policy_digest)
-        .bind(e.report_seq)
-        .bind(e.evaluated_at)
-        .bind(b(e.compliant))
-        .bind(e.counts[0])
-        .bind(e.counts[1])
-        .bind(e.counts[2])
-        .bind(e.counts[3])
-        .bind(e.counts[4])
-        .bind(serde_json::to_string(&e.requirements).unwrap_or_default())
-        .execute(&mut **tx)
-        .await?;
+    pub async fn upsert_evaluations(tx: &mut Transaction<'_, Any>, rows: &[(&str, &EvaluationRow)]) -> Result<()> {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO evaluations (endpoint_id, scope, framework, level, policy_digest, report_seq, evaluated_at, compliant,
+                     n_pass, n_fail, n_error, n_na, n_manual, requirements)
+                 VALUES {}
+                 ON CONFLICT (endpoint_id, scope) DO UPDATE SET framework = excluded.framework, level = excluded.level,
+                     policy_digest = excluded.policy_digest, report_seq = excluded.report_seq, evaluated_at = excluded.evaluated_at,
+                     compliant = excluded.compliant, n_pass = excluded.n_pass, n_fail = excluded.n_fail, n_error = excluded.n_error,
+                     n_na = excluded.n_na, n_manual = excluded.n_manual, requirements = excluded.requirements",
+                values(chunk.len(), 14)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            for (endpoint, e) in chunk {
+                q = q
+                    .bind(*endpoint)
+                    .bind(&e.scope)
+                    .bind(&e.framework)
+                    .bind(i16::from(e.level))
+                    .bind(&e.policy_digest)
+                    .bind(e.report_seq)
+                    .bind(e.evaluated_at)
+                    .bind(b(e.compliant))
+                    .bind(e.counts[0])
+                    .bind(e.counts[1])
+                    .bind(e.counts[2])
+                    .bind(e.counts[3])
+                    .bind(e.counts[4])
+                    .bind(serde_json::to_string(&e.requirements).unwrap_or_default());
+            }
+            q.execute(&mut **tx).await?;
+        }
         Ok(())
     }
 
@@ -771,6 +798,38 @@ impl Store {
     }
 }
 
+/// Rows per multi-row statement: well under SQLite's 32766 and PostgreSQL's 65535 parameters.
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `cols` values.
+fn values(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// One endpoint's refresh from a report with facts.
+pub struct FactsUpdate<'a> {
+    pub endpoint_id: &'a str,
+    pub seq: i64,
+    pub digest: &'a str,
+    pub seen: i64,
+    pub summary: &'a FactsSummary,
+}
+
 /// sqlx opens an SQLite file only if it exists unless asked to create it.
 fn sqlite_create_url(url: &str) -> String {
     if url.contains("mode=") || url.contains(":memory:") {
@@ -841,4 +900,13 @@ fn evaluation_from(r: &AnyRow) -> Result<EvaluationRow> {
 
 fn level(v: i16) -> u8 {
     u8::try_from(v).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_every_value() {
+        assert_eq!(super::values(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::values(1, 1), "($1)");
+    }
 }

@@ -14,8 +14,8 @@
 //! concurrent transactions together, so it gets several, each owning the
 //! endpoints whose id hashes to it: an endpoint's reports stay in order.
 
-use crate::store::{Engine, EvaluationRow, FactsSummary, Store, StoreError, StoredReport};
-use std::collections::HashMap;
+use crate::store::{Engine, EvaluationRow, FactsSummary, FactsUpdate, Store, StoreError, StoredReport};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -159,38 +159,61 @@ fn take(hb: &Mutex<HashMap<String, (i64, i64)>>) -> HashMap<String, (i64, i64)> 
 
 async fn commit(store: &Store, writes: Vec<ReportWrite>, heartbeats: HashMap<String, (i64, i64)>) -> Result<Vec<Written>, StoreError> {
     let mut tx = store.pool().begin().await?;
-    let mut results = Vec::with_capacity(writes.len());
-    // Count changes are summed over the batch and applied last, in key order:
-    // fewer statements, and concurrent PostgreSQL writers always lock the
-    // shared count rows in the same order, so they cannot deadlock.
-    let mut deltas: std::collections::BTreeMap<(i64, &str, &str), i64> = std::collections::BTreeMap::new();
-    for w in &writes {
-        if let Some(report) = &w.report
-            && !Store::insert_report(&mut tx, &w.endpoint_id, report).await?
-        {
-            results.push(Written::Duplicate);
-            continue;
-        }
-        Store::update_endpoint_facts(&mut tx, &w.endpoint_id, w.seq, &w.digest, w.seen, &w.summary).await?;
-        for e in &w.evaluations {
-            Store::upsert_evaluation(&mut tx, &w.endpoint_id, e).await?;
-        }
+    let reports: Vec<(&str, &StoredReport)> = writes
+        .iter()
+        .filter_map(|w| w.report.as_ref().map(|r| (w.endpoint_id.as_str(), r)))
+        .collect();
+    let inserted = Store::insert_reports(&mut tx, &reports).await?;
+    let results: Vec<Written> = writes
+        .iter()
+        .map(|w| match &w.report {
+            Some(r) if !inserted.contains(&(w.endpoint_id.clone(), r.seq)) => Written::Duplicate,
+            _ => Written::Stored,
+        })
+        .collect();
+    let stored: Vec<&ReportWrite> = writes
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| **r == Written::Stored)
+        .map(|(w, _)| w)
+        .collect();
+    let updates: Vec<FactsUpdate<'_>> = stored
+        .iter()
+        .map(|w| FactsUpdate {
+            endpoint_id: &w.endpoint_id,
+            seq: w.seq,
+            digest: &w.digest,
+            seen: w.seen,
+            summary: &w.summary,
+        })
+        .collect();
+    Store::update_endpoints_facts(&mut tx, &updates).await?;
+    let evaluations: Vec<(&str, &EvaluationRow)> = stored
+        .iter()
+        .flat_map(|w| w.evaluations.iter().map(move |e| (w.endpoint_id.as_str(), e)))
+        .collect();
+    Store::upsert_evaluations(&mut tx, &evaluations).await?;
+    for w in &stored {
         for scope in &w.removed_scopes {
             Store::delete_evaluation(&mut tx, &w.endpoint_id, scope).await?;
         }
+    }
+    // Count changes are summed over the batch and applied last, in key order:
+    // fewer statements, and concurrent PostgreSQL writers always lock the
+    // shared count rows in the same order, so they cannot deadlock.
+    let mut deltas: BTreeMap<(i64, &str, &str), i64> = BTreeMap::new();
+    for w in &stored {
         for (system, req, status, delta) in &w.count_deltas {
             *deltas.entry((*system, req.as_str(), status.as_str())).or_default() += delta;
         }
-        results.push(Written::Stored);
     }
     for ((system, req, status), delta) in deltas {
         if delta != 0 {
             Store::adjust_requirement_count(&mut tx, system, req, status, delta).await?;
         }
     }
-    for (endpoint, (seq, seen)) in heartbeats {
-        Store::touch_endpoint(&mut tx, &endpoint, seq, seen).await?;
-    }
+    let touches: Vec<(&str, i64, i64)> = heartbeats.iter().map(|(e, (seq, seen))| (e.as_str(), *seq, *seen)).collect();
+    Store::touch_endpoints(&mut tx, &touches).await?;
     tx.commit().await?;
     Ok(results)
 }
