@@ -10,6 +10,7 @@
 //! max_report_bytes = 1048576
 //! report_retention_days = 400
 //! fresh_signature_days = 7
+//! database_writers = 1                                       # PostgreSQL: concurrent writers
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,8 @@ pub struct FileConfig {
     pub report_retention_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fresh_signature_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_writers: Option<usize>,
 }
 
 /// Overrides from the command line.
@@ -62,6 +65,8 @@ pub struct Settings {
     pub max_report_bytes: usize,
     pub report_retention_days: u32,
     pub fresh_signature_days: u32,
+    /// Concurrent database writers (PostgreSQL only).
+    pub database_writers: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +135,10 @@ impl Settings {
                 format!("{report_retention_days} is too short: level 2 needs a month of logs, QCVN 12 a year"),
             ));
         }
+        let database_writers = file.database_writers.unwrap_or(1);
+        if !(1..=16).contains(&database_writers) {
+            return Err(err("database_writers", format!("{database_writers} is out of range; use 1 to 16")));
+        }
         Ok(Settings {
             data_dir: flags.data_dir.clone(),
             listen,
@@ -140,6 +149,7 @@ impl Settings {
             max_report_bytes,
             report_retention_days,
             fresh_signature_days: file.fresh_signature_days.unwrap_or(7),
+            database_writers,
         })
     }
 

@@ -57,7 +57,7 @@ pub async fn start(settings: &Settings, policies: Policies) -> anyhow::Result<Ru
         .await
         .with_context(|| format!("opening {}", settings.database))?;
     let tls = khien_tls::server_config(&server_chain, &server_key, authority.cert_pem()).context("TLS configuration")?;
-    let (writer, writer_task) = Writer::start(store.clone());
+    let (writer, writer_task) = Writer::start(store.clone(), settings.database_writers);
     let ingest = Ingest::new(store.clone(), Arc::new(policies), writer).await?;
     let pin = authority.pin();
     let app = Arc::new(App {

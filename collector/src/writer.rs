@@ -10,9 +10,11 @@
 //! written with the next batch, or within a second. A crash may lose up to a
 //! second of last-seen times, never a report.
 //!
-//! SQLite has one writer at a time, so it gets one. PostgreSQL commits
-//! concurrent transactions together, so it gets several, each owning the
-//! endpoints whose id hashes to it: an endpoint's reports stay in order.
+//! SQLite has one writer at a time, so it gets one. PostgreSQL can commit
+//! concurrent transactions together; `database_writers` starts several, each
+//! owning the endpoints whose id hashes to it, so that an endpoint's reports
+//! stay in order. On the 2-core benchmark machine one writer was fastest for
+//! both engines (docs/benchmarks.md): more only pay with cores to spare.
 
 use crate::store::{Engine, EvaluationRow, FactsSummary, FactsUpdate, Store, StoreError, StoredReport};
 use std::collections::{BTreeMap, HashMap};
@@ -59,11 +61,12 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer tasks; the handle completes when all have flushed and stopped.
-    pub fn start(store: Store) -> (Writer, tokio::task::JoinHandle<()>) {
+    /// Starts the writer tasks (one for SQLite whatever `writers` says); the
+    /// handle completes when all have flushed and stopped.
+    pub fn start(store: Store, writers: usize) -> (Writer, tokio::task::JoinHandle<()>) {
         let n = match store.engine {
             Engine::Sqlite => 1,
-            Engine::Postgres => 4,
+            Engine::Postgres => writers.max(1),
         };
         let mut shards = Vec::with_capacity(n);
         let mut tasks = Vec::with_capacity(n);

@@ -247,7 +247,7 @@ async fn bare_limit(args: &Args, sims: &[Arc<Sim>], template: &Facts) -> anyhow:
             .await?;
     }
     tx.commit().await?;
-    let (writer, writer_task) = Writer::start(store.clone());
+    let (writer, writer_task) = Writer::start(store.clone(), 1);
     let ingest = Arc::new(Ingest::new(store.clone(), policies, writer).await?);
     let deadline = Instant::now() + Duration::from_secs(args.seconds.max(1));
     let template = Arc::new(template.clone());
