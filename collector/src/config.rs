@@ -170,7 +170,12 @@ impl Settings {
             "# Written at the first start of khien-collector; edit freely (see README).\n{}",
             toml::to_string(&file).unwrap_or_default()
         );
-        std::fs::write(path, text)
+        // It may hold a database password.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())
     }
 }
 

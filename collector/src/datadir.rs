@@ -152,6 +152,8 @@ mod tests {
         assert_eq!(mode("ca.key"), 0o600);
         assert_eq!(mode("server.key"), 0o600);
         assert_eq!(mode("signing.pk8"), 0o600);
+        settings.remember().unwrap();
+        assert_eq!(mode("collector.toml"), 0o600);
         let second = prepare(&settings).unwrap();
         assert_eq!(first.authority.pin(), second.authority.pin());
         assert_eq!(first.server_chain, second.server_chain, "same names: no reissue");

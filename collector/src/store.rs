@@ -168,6 +168,9 @@ impl Store {
             return Err(StoreError::Url(url.to_string()));
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+        if engine == Engine::Sqlite {
+            create_private_file(url)?;
+        }
         let pool = match engine {
             Engine::Sqlite => {
                 options
@@ -828,6 +831,25 @@ pub struct FactsUpdate<'a> {
     pub digest: &'a str,
     pub seen: i64,
     pub summary: &'a FactsSummary,
+}
+
+/// Creates the SQLite file readable by its owner only (it holds token and key
+/// hashes and every endpoint's weaknesses); SQLite gives its WAL the same mode.
+fn create_private_file(url: &str) -> Result<()> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Invalid(format!("cannot create the database {path}: {e}"))),
+    }
 }
 
 /// sqlx opens an SQLite file only if it exists unless asked to create it.

@@ -365,3 +365,15 @@ async fn store_is_idempotent_on_postgres() {
     let Some(pg) = Postgres::start() else { return };
     store_is_idempotent(Some(pg.database("store"))).await;
 }
+
+#[test]
+fn the_data_folder_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Collector::with_demo(None);
+    let mode = |name: &str| std::fs::metadata(c.data.join(name)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(""), 0o700);
+    for secret in ["ca.key", "server.key", "signing.pk8", "khien.db", "collector.toml"] {
+        assert_eq!(mode(secret), 0o600, "{secret}");
+    }
+    assert!(c.log().contains("CA certificate:"), "serve says where the CA is: {}", c.log());
+}
