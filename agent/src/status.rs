@@ -1,7 +1,7 @@
 //! `khien-agent status`: what the state folder says, without disturbing a running agent
 //! (the spool is locked by `run`, so its files are counted, not opened).
 
-use crate::state::{StateDir, StateError};
+use crate::state::{Progress, StateDir, StateError};
 use khien_proto::Timestamp;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -14,16 +14,9 @@ pub struct Status {
     pub collector_url: Option<String>,
     pub org_unit: Option<String>,
     pub systems: Vec<String>,
-    pub acked_seq: u64,
-    pub acked_at: Option<Timestamp>,
-    pub last_attempt_at: Option<Timestamp>,
-    pub last_error: Option<String>,
-    pub spool_reports: usize,
-    pub spool_bytes: u64,
-    pub dropped: u64,
-    pub quarantined: u64,
-    pub full_reports: u64,
-    pub duplicate_acks: u64,
+    /// As `run` last saved it, with the spool counted now.
+    #[serde(flatten)]
+    pub progress: Progress,
 }
 
 pub fn read(dir: &StateDir) -> Result<Status, StateError> {
@@ -49,16 +42,11 @@ pub fn read(dir: &StateDir) -> Result<Status, StateError> {
         collector_url: enrollment.as_ref().map(|e| e.collector_url.clone()),
         org_unit: enrollment.as_ref().map(|e| e.org_unit.clone()),
         systems: enrollment.map(|e| e.systems).unwrap_or_default(),
-        acked_seq: progress.acked_seq,
-        acked_at: progress.acked_at,
-        last_attempt_at: progress.last_attempt_at,
-        last_error: progress.last_error,
-        spool_reports: reports,
-        spool_bytes: bytes,
-        dropped: progress.dropped,
-        quarantined: progress.quarantined,
-        full_reports: progress.full_reports,
-        duplicate_acks: progress.duplicate_acks,
+        progress: Progress {
+            spool_reports: reports,
+            spool_bytes: bytes,
+            ..progress
+        },
     })
 }
 
@@ -85,15 +73,16 @@ pub fn table(s: &Status) -> String {
             s.systems.join(", ")
         }
     );
-    let _ = writeln!(out, "Last ack:     report {} at {}", s.acked_seq, t(&s.acked_at));
-    let _ = writeln!(out, "Last attempt: {}", t(&s.last_attempt_at));
-    if let Some(e) = &s.last_error {
+    let p = &s.progress;
+    let _ = writeln!(out, "Last ack:     report {} at {}", p.acked_seq, t(&p.acked_at));
+    let _ = writeln!(out, "Last attempt: {}", t(&p.last_attempt_at));
+    if let Some(e) = &p.last_error {
         let _ = writeln!(out, "Last error:   {e}");
     }
     let _ = writeln!(
         out,
         "Spool:        {} report(s), {} bytes; {} dropped, {} quarantined",
-        s.spool_reports, s.spool_bytes, s.dropped, s.quarantined
+        p.spool_reports, p.spool_bytes, p.dropped, p.quarantined
     );
     out
 }

@@ -165,16 +165,7 @@ impl Clamd {
     pub fn stop(&mut self) {
         self.stop_on_access();
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::stop_process(&mut child, "TERM", Duration::from_secs(20));
         }
     }
 

@@ -82,6 +82,21 @@ pub fn can_run(needs_root: bool, tools: &[&str]) -> bool {
     true
 }
 
+/// Sends `signal` (`TERM`, `INT`) to a child and waits for it to exit; kills
+/// it if it has not within `timeout`.
+pub fn stop_process(child: &mut std::process::Child, signal: &str, timeout: std::time::Duration) {
+    let _ = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// Output of a command, with its text decoded for assertions.
 pub struct Run {
     pub code: i32,
