@@ -70,6 +70,8 @@ struct RawConfig {
     spool: RawSpool,
     #[serde(default)]
     antivirus: RawAntivirus,
+    #[serde(default)]
+    host: HostFlags,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +79,22 @@ struct RawConfig {
 struct RawProbe {
     root: Option<PathBuf>,
     command_timeout_ms: Option<u64>,
+    egress_target: Option<String>,
+}
+
+/// What the operator declares about the machine, because no probe can see it.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostFlags {
+    /// The machine holds State-secret documents (levels.md §5.1, PX-01).
+    #[serde(default)]
+    pub state_secrets: bool,
+    /// The machine is used from outside the agency's network (HT-01).
+    #[serde(default)]
+    pub remote: bool,
+    /// The machine administers other systems (HT-02, TK-07).
+    #[serde(default)]
+    pub admin: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,6 +163,9 @@ pub struct ProbeConfig {
     pub clamav: ClamavConfig,
     /// Products added by the operator to the built-in table.
     pub extra_products: Vec<ProductSpec>,
+    /// `host:port` the egress probe tries to reach directly (HT-02); no probe when `None`.
+    pub egress_target: Option<String>,
+    pub host: HostFlags,
 }
 
 impl Default for ProbeConfig {
@@ -155,6 +176,8 @@ impl Default for ProbeConfig {
             command_timeout: Duration::from_millis(3000),
             clamav: ClamavConfig::default(),
             extra_products: Vec::new(),
+            egress_target: None,
+            host: HostFlags::default(),
         }
     }
 }
@@ -264,6 +287,16 @@ impl Config {
                 .validate()
                 .map_err(|problem| err(&format!("antivirus.product[{i}] ({})", product.id), problem))?;
         }
+        if let Some(target) = raw.probe.egress_target {
+            let valid = target
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+            if !valid {
+                return Err(err("probe.egress_target", format!("{target:?} is not host:port")));
+            }
+            probe.egress_target = Some(target);
+        }
+        probe.host = raw.host;
         probe.role = raw.role;
         probe.clamav = raw.antivirus.clamav;
         probe.extra_products = raw.antivirus.product;

@@ -17,6 +17,16 @@ use crate::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod access;
+mod logs;
+mod software;
+mod system;
+
+pub use access::{Account, Accounts, Desktop, Lockout, Mfa, PasswordPolicy, Session, Ssh, SshMatch};
+pub use logs::{Audit, Forwarder, Journald, LogTarget, Logging, Rotation, Syslog, TimeDaemon, TimeSync};
+pub use software::{BrowserPolicy, Directory, Package, Packages, Repository, Software, SoftwareItem};
+pub use system::{Disk, DiskEncryption, Hardening, Hardware, Mac, UsbDevice, UsbStorage, Volume};
+
 /// Version of this model; bumped when a field changes meaning.
 pub const FACTS_SCHEMA: u32 = 1;
 
@@ -30,6 +40,23 @@ pub struct Facts {
     pub network: Network,
     pub antivirus: Antivirus,
     pub firewall: Firewall,
+    pub accounts: Accounts,
+    pub password_policy: PasswordPolicy,
+    pub lockout: Lockout,
+    pub mfa: Mfa,
+    pub session: Session,
+    pub desktop: Desktop,
+    pub ssh: Ssh,
+    pub audit: Audit,
+    pub logging: Logging,
+    pub time_sync: TimeSync,
+    pub packages: Packages,
+    pub software: Software,
+    pub directory: Directory,
+    pub hardware: Hardware,
+    pub disk_encryption: DiskEncryption,
+    pub usb_storage: UsbStorage,
+    pub hardening: Hardening,
     /// Probes that could not read what they were after; collection went on.
     pub errors: Vec<ProbeError>,
 }
@@ -117,6 +144,12 @@ pub struct Host {
     pub role: Role,
     /// `config` when the operator set the role, `detected` otherwise.
     pub role_source: String,
+    /// Set by the operator: the machine handles State secrets (the PX requirements apply).
+    pub state_secrets: bool,
+    /// Set by the operator: the machine is used from outside the agency's network.
+    pub remote: bool,
+    /// Set by the operator: the machine administers other systems.
+    pub admin: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -138,6 +171,21 @@ pub struct Network {
     pub default_routes: Vec<Route>,
     pub dns: Dns,
     pub listening: Vec<Listener>,
+    /// The outbound connection test, when the configuration names a target.
+    pub egress: Option<Egress>,
+}
+
+/// An outbound TCP connection attempt to a target outside the agency, to show
+/// whether this machine reaches the Internet directly.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Egress {
+    /// `host:port` as configured.
+    pub target: String,
+    /// The connection was established.
+    pub reachable: bool,
+    /// Why it was not: `refused`, `timeout`, `unreachable`, `no route`, …
+    pub error: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -232,6 +280,8 @@ pub struct AvProduct {
     pub reachable: Option<bool>,
     /// Real-time (on-access) protection is on.
     pub realtime: Option<bool>,
+    /// Paths real-time protection covers, where the product says (ClamAV `OnAccessIncludePath`).
+    pub realtime_paths: Vec<String>,
     pub product_version: Option<String>,
     pub engine_version: Option<String>,
     pub signature_version: Option<String>,

@@ -96,7 +96,7 @@ fn on_access_scanning_turns_real_time_protection_on() {
     let cfg = clamd.agent_config();
     let p = clamav_facts(&cfg);
     assert_eq!(p["realtime"], true, "{p:#}");
-    assert!(p["details"]["on_access_paths"].as_str().unwrap().ends_with("/watched"), "{p:#}");
+    assert!(p["realtime_paths"][0].as_str().unwrap().ends_with("/watched"), "{p:#}");
     let c = check(&cfg, "3");
     assert_eq!(result(&c, "MD-01/linux-running")["status"], "pass");
     assert_eq!(result(&c, "MD-01/linux-realtime")["status"], "pass", "{c:#}");

@@ -13,6 +13,9 @@ pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Host {
     let root = &ctx.root;
     let mut host = Host {
         arch: std::env::consts::ARCH.to_string(),
+        state_secrets: ctx.config.host.state_secrets,
+        remote: ctx.config.host.remote,
+        admin: ctx.config.host.admin,
         ..Host::default()
     };
     match root.read_to_string("/proc/sys/kernel/hostname") {

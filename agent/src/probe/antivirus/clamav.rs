@@ -306,9 +306,6 @@ pub fn probe(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Option<AvProduct> {
             details.insert(format!("{base}_version"), h.version.to_string());
         }
     }
-    if !clamd.on_access_paths.is_empty() {
-        details.insert("on_access_paths".into(), clamd.on_access_paths.join(", "));
-    }
 
     let engine = version.as_ref().map(|v| v.engine.clone());
     Some(AvProduct {
@@ -319,6 +316,7 @@ pub fn probe(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Option<AvProduct> {
         running,
         reachable,
         realtime: Some(serving("clamonacc")),
+        realtime_paths: clamd.on_access_paths.clone(),
         product_version: engine.clone(),
         engine_version: engine,
         signature_version: daily

@@ -23,6 +23,7 @@ pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Network {
         default_routes: routes::collect(ctx, errors),
         dns: dns::collect(ctx, errors),
         listening: sockets::collect(ctx, errors),
+        egress: None,
     }
 }
 
