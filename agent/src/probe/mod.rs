@@ -7,13 +7,18 @@
 //! OS access is kept thin; every parser is a pure function over text, tested
 //! on recorded outputs, so that most of this module runs in tests anywhere.
 
+pub mod access;
 pub mod antivirus;
 pub mod command;
 pub mod firewall;
 pub mod host;
+pub mod logs;
 pub mod network;
+pub mod packages;
 pub mod procs;
 pub mod root;
+pub mod software;
+pub mod system;
 
 use crate::config::ProbeConfig;
 use khien_proto::facts::{FACTS_SCHEMA, ProbeError};
@@ -74,10 +79,33 @@ pub fn collect(config: &ProbeConfig) -> Facts {
     std::thread::scope(|s| {
         let firewall = s.spawn(|| run(|e| firewall::collect(&ctx, e)));
         let antivirus = s.spawn(|| run(|e| antivirus::collect(&ctx, e)));
+        let packages = s.spawn(|| run(|e| packages::collect(&ctx, e)));
+        let software = s.spawn(|| run(|e| software::collect(&ctx, e)));
         facts.host = host::collect(&ctx, &mut errors);
         facts.network = network::collect(&ctx, &mut errors);
+        let access = access::collect(&ctx, &mut errors);
+        let logs = logs::collect(&ctx, &mut errors);
+        let system = system::collect(&ctx, &mut errors);
         facts.firewall = joined(firewall, "firewall", &mut errors);
         facts.antivirus = joined(antivirus, "antivirus.products", &mut errors);
+        facts.packages = joined(packages, "packages", &mut errors);
+        let software = joined(software, "software", &mut errors);
+        facts.software = software.software;
+        facts.directory = software.directory;
+        facts.accounts = access.accounts;
+        facts.password_policy = access.password_policy;
+        facts.lockout = access.lockout;
+        facts.mfa = access.mfa;
+        facts.session = access.session;
+        facts.desktop = access.desktop;
+        facts.ssh = access.ssh;
+        facts.audit = logs.audit;
+        facts.logging = logs.logging;
+        facts.time_sync = logs.time_sync;
+        facts.hardware = system.hardware;
+        facts.disk_encryption = system.disk_encryption;
+        facts.usb_storage = system.usb_storage;
+        facts.hardening = system.hardening;
     });
     facts.errors = errors.0;
     facts
