@@ -147,6 +147,8 @@ struct RawRequirement {
     min_level: u8,
     max_level: Option<u8>,
     roles: Vec<Role>,
+    /// The platforms the requirement claims to cover; each needs a check.
+    platforms: Vec<String>,
     provenance: Provenance,
     #[serde(default)]
     kind: Kind,
@@ -481,6 +483,16 @@ fn validate_requirement(raw: RawRequirement, fw: &FrameworkInfo, file: &SourceFi
     if raw.check.is_empty() {
         problem("has no check: add an automated `expr` check or a `manual` one".into());
     }
+    let mut claimed = Vec::new();
+    for p in &raw.platforms {
+        match Platform::parse(p) {
+            Some(p) => claimed.push(p),
+            None => problem(format!("unknown platform {p:?} in `platforms`; use linux, windows or macos")),
+        }
+    }
+    if raw.platforms.is_empty() {
+        problem("`platforms` is empty: list the platforms this requirement is verified on".into());
+    }
     let levels: Vec<u8> = fw
         .levels
         .iter()
@@ -513,6 +525,30 @@ fn validate_requirement(raw: RawRequirement, fw: &FrameworkInfo, file: &SourceFi
             Err(problems) => errors.extend(problems.into_iter().map(|p| cat.error(Some(&id), Some(&cid), p))),
         }
     }
+    for p in &claimed {
+        if !checks.is_empty() && !checks.iter().any(|c| c.runs_on(*p)) {
+            errors.push(at.error(
+                Some(&id),
+                None,
+                format!(
+                    "claims platform {} but no check runs there; add one (a `manual` check naming the evidence will do)",
+                    p.as_str()
+                ),
+            ));
+        }
+    }
+    for c in &checks {
+        if let Some(p) = c.platforms.iter().find_map(|s| match s {
+            PlatformSel::Only(p) if !claimed.contains(p) => Some(*p),
+            _ => None,
+        }) {
+            errors.push(at.error(
+                Some(&id),
+                Some(c.id.rsplit('/').next().unwrap_or(&c.id)),
+                format!("runs on {} but the requirement does not claim it in `platforms`", p.as_str()),
+            ));
+        }
+    }
     if raw.kind == Kind::Management && checks.iter().any(|c| matches!(c.rule, Rule::Expr { .. })) {
         errors.push(at.error(
             Some(&id),
@@ -530,6 +566,7 @@ fn validate_requirement(raw: RawRequirement, fw: &FrameworkInfo, file: &SourceFi
         min_level: raw.min_level,
         max_level,
         roles: raw.roles,
+        platforms: claimed,
         provenance: raw.provenance,
         kind: raw.kind,
         title: raw.title,

@@ -197,6 +197,8 @@ pub struct Requirement {
     pub min_level: u8,
     pub max_level: u8,
     pub roles: Vec<Role>,
+    /// Platforms it claims to verify; each has at least one check.
+    pub platforms: Vec<Platform>,
     pub provenance: Provenance,
     pub kind: Kind,
     pub title: Text,

@@ -305,7 +305,7 @@ fn catalogue(files: &[(&str, &str)]) -> (tempfile::TempDir, Result<Framework, St
 
 fn requirement(extra: &str, check: &str) -> String {
     format!(
-        "[[requirement]]\nid = \"XX-01\"\nclause = \"x.1\"\nmin_level = 1\nroles = [\"server\"]\nprovenance = \"I\"\n\
+        "[[requirement]]\nid = \"XX-01\"\nclause = \"x.1\"\nmin_level = 1\nroles = [\"server\"]\nplatforms = [\"linux\"]\nprovenance = \"I\"\n\
          title.vi = \"t\"\ntitle.en = \"t\"\nremediation.vi = \"r\"\nremediation.en = \"r\"\n{extra}\n\
          [[requirement.check]]\nid = \"linux\"\nplatforms = [\"linux\"]\n{check}\n"
     )
@@ -410,6 +410,13 @@ fn structural_mistakes_are_all_reported() {
     assert!(e.contains("duplicate id; first defined at"), "{e}");
     let bad_platform = requirement("", GOOD_CHECK).replace("[\"linux\"]", "[\"solaris\"]");
     assert!(load_error(&[("a.toml", &bad_platform)]).contains("unknown platform \"solaris\""));
+    let unchecked_claim = requirement("", GOOD_CHECK).replacen("platforms = [\"linux\"]", "platforms = [\"linux\", \"windows\"]", 1);
+    let e = load_error(&[("a.toml", &unchecked_claim)]);
+    assert!(e.contains("claims platform windows but no check runs there"), "{e}");
+    let unclaimed_check =
+        requirement("", GOOD_CHECK).replace("id = \"linux\"\nplatforms = [\"linux\"]", "id = \"linux\"\nplatforms = [\"macos\"]");
+    let e = load_error(&[("a.toml", &unclaimed_check)]);
+    assert!(e.contains("runs on macos but the requirement does not claim it"), "{e}");
     let bad_id = requirement("", GOOD_CHECK).replace("XX-01", "md1");
     assert!(load_error(&[("a.toml", &bad_id)]).contains("id must look like `MD-01`"));
     // Two broken files: both problems come back at once.
