@@ -1,4 +1,4 @@
-//! Command line: `khien-agent facts` and `khien-agent check`.
+//! Command line: `khien-agent facts`, `check`, `policies`, `enroll`, `run` and `status`.
 //!
 //! Exit codes: 0 when nothing required fails, 1 when a required check fails
 //! or errors, 2 when no verdict could be given (usage, configuration or
@@ -6,6 +6,7 @@
 
 use crate::config::Config;
 use crate::enroll;
+use crate::explain;
 use crate::probe;
 use crate::render;
 use crate::state::{self, StateDir};
@@ -84,6 +85,32 @@ pub enum Command {
         format: Format,
         #[arg(long, value_enum, default_value_t = LangArg::Vi)]
         lang: LangArg,
+    },
+    /// Show the policy catalogue: frameworks and levels, or one requirement in detail
+    Policies {
+        #[command(subcommand)]
+        action: PoliciesAction,
+        /// Policies folder [default: found beside the binary, or /usr/share/khien/policies]
+        #[arg(long, value_name = "DIR", global = true)]
+        policies: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+        format: Format,
+        #[arg(long, value_enum, default_value_t = LangArg::Vi, global = true)]
+        lang: LangArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoliciesAction {
+    /// Frameworks with their status, levels and requirement counts per level
+    List,
+    /// One requirement: clause, sources, thresholds per level and its checks
+    Explain {
+        /// Requirement id, e.g. TK-02
+        id: String,
+        /// Framework id [default: the current one]; the others are summarised below it
+        #[arg(long, value_name = "ID")]
+        framework: Option<String>,
     },
 }
 
@@ -204,6 +231,67 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&facts)?),
                 Format::Table => print!("{}", render::facts_table(&facts, lang.into(), Timestamp::now())),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policies {
+            action,
+            policies,
+            format,
+            lang,
+        } => {
+            let lang: Lang = lang.into();
+            let dir = locate::find(policies.as_deref(), config.policies_dir.as_deref())?;
+            let catalogue = Catalogue::open(&dir)?;
+            let mut frameworks = Vec::new();
+            for id in catalogue.frameworks.keys() {
+                frameworks.push(catalogue.load(id)?);
+            }
+            // The current framework first, then overlays, then legacy ones.
+            frameworks.sort_by_key(|f| (f.status as u8, f.id.clone()));
+            match action {
+                PoliciesAction::List => {
+                    let platform = khien_proto::Platform::current();
+                    let summaries: Vec<_> = frameworks.iter().map(|f| explain::summary(f, platform, lang)).collect();
+                    match format {
+                        Format::Json => println!("{}", serde_json::to_string_pretty(&summaries)?),
+                        Format::Table => print!("{}", explain::list_table(&summaries, platform, lang)),
+                    }
+                }
+                PoliciesAction::Explain { id, framework } => {
+                    let id = id.to_uppercase();
+                    let main = match framework {
+                        Some(f) => f,
+                        None => catalogue
+                            .default_framework()
+                            .map(|f| f.id.clone())
+                            .ok_or_else(|| anyhow::anyhow!("{}: no single current framework; pass --framework", dir.display()))?,
+                    };
+                    let fw = frameworks.iter().find(|f| f.id == main).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "unknown framework {main:?}; known: {}",
+                            catalogue.frameworks.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )
+                    })?;
+                    let req = fw.requirement(&id).ok_or_else(|| {
+                        let known: Vec<&str> = fw.requirements.iter().map(|r| r.id.as_str()).collect();
+                        anyhow::anyhow!("{main} has no requirement {id}; it has: {}", known.join(", "))
+                    })?;
+                    let explained = explain::explain(fw, req, lang);
+                    let others: Vec<_> = frameworks
+                        .iter()
+                        .filter(|f| f.id != main)
+                        .filter_map(|f| f.requirement(&id).map(|r| explain::explain(f, r, lang)))
+                        .collect();
+                    match format {
+                        Format::Json => {
+                            let mut all = vec![explained];
+                            all.extend(others);
+                            println!("{}", serde_json::to_string_pretty(&all)?);
+                        }
+                        Format::Table => print!("{}", explain::explain_table(&explained, &others, lang)),
+                    }
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

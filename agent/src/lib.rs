@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod durable;
 pub mod enroll;
+pub mod explain;
 pub mod probe;
 pub mod render;
 pub mod run;

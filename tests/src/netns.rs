@@ -26,6 +26,40 @@ impl Netns {
         run("ip", &full, None)
     }
 
+    /// Joins this namespace to `other` with a veth pair, `addr` here and
+    /// `peer_addr` there (both /24), both ends up.
+    pub fn link(&self, other: &Netns, addr: &str, peer_addr: &str) {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        // Interface names are at most 15 bytes.
+        let (here, there) = (
+            format!("kv{}a{n}", std::process::id() % 10_000),
+            format!("kv{}b{n}", std::process::id() % 10_000),
+        );
+        run(
+            "ip",
+            &[
+                "link",
+                "add",
+                &here,
+                "netns",
+                &self.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &there,
+                "netns",
+                &other.name,
+            ],
+            None,
+        );
+        for (ns, dev, a) in [(self, &here, addr), (other, &there, peer_addr)] {
+            ns.exec("ip", &["addr", "add", &format!("{a}/24"), "dev", dev]);
+            ns.exec("ip", &["link", "set", dev, "up"]);
+        }
+    }
+
     /// Loads an nftables ruleset (the text `nft -f` reads) into the namespace.
     pub fn nft(&self, ruleset: &str) {
         run("ip", &["netns", "exec", &self.name, "nft", "-f", "-"], Some(ruleset));
@@ -34,11 +68,17 @@ impl Netns {
     /// Starts a Python listener inside the namespace and waits until it listens.
     pub fn listen(&self, proto: &str, port: u16) -> Listener {
         let kind = if proto == "udp" { "SOCK_DGRAM" } else { "SOCK_STREAM" };
-        let listen = if proto == "udp" { "" } else { "s.listen(1);" };
+        let listen = if proto == "udp" { "" } else { "s.listen(16);" };
+        // TCP connections are accepted and closed, so that any number of probes can connect.
+        let serve = if proto == "udp" {
+            "time.sleep(600)"
+        } else {
+            "while True: s.accept()[0].close()"
+        };
         let script = format!(
             "import socket,sys,time\ns=socket.socket(socket.AF_INET,socket.{kind})\n\
              s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',{port}));{listen}\n\
-             print('ready',flush=True)\ntime.sleep(600)\n"
+             print('ready',flush=True)\n{serve}\n"
         );
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.name, "python3", "-c", &script])

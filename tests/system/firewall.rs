@@ -79,8 +79,14 @@ fn exit_code_is_0_when_every_required_check_passes() {
     )
     .unwrap();
     let ch02 = std::fs::read_to_string(khien_tests::workspace().join("policies/tcvn-14423-2026/20-ch.toml")).unwrap();
-    let first = ch02.split("[[requirement]]").nth(1).unwrap();
-    std::fs::write(fw.join("ch.toml"), format!("[[requirement]]{first}")).unwrap();
+    let only = ch02.split("[[requirement]]").find(|r| r.contains("id = \"CH-02\"")).unwrap();
+    // Its manual checks would not change the exit code; keep the automated one.
+    let automated: Vec<&str> = only.split("[[requirement.check]]").filter(|c| !c.contains("manual.vi")).collect();
+    std::fs::write(
+        fw.join("ch.toml"),
+        format!("[[requirement]]{}", automated.join("[[requirement.check]]")),
+    )
+    .unwrap();
     let policies = dir.path().to_str().unwrap();
 
     let ns = Netns::new("fwexit");

@@ -1,6 +1,7 @@
 //! Whole-system tests on real parts. One test binary, to keep link time low.
 
 mod agent_cli;
+mod catalogue;
 mod clamav;
 mod collector;
 mod firewall;

@@ -81,11 +81,17 @@ pub fn collect(config: &ProbeConfig) -> Facts {
         let antivirus = s.spawn(|| run(|e| antivirus::collect(&ctx, e)));
         let packages = s.spawn(|| run(|e| packages::collect(&ctx, e)));
         let software = s.spawn(|| run(|e| software::collect(&ctx, e)));
+        // Up to two seconds when the canary is silently dropped, which is the passing case.
+        let egress = s.spawn(|| network::egress::collect(&ctx));
         facts.host = host::collect(&ctx, &mut errors);
         facts.network = network::collect(&ctx, &mut errors);
         let access = access::collect(&ctx, &mut errors);
         let logs = logs::collect(&ctx, &mut errors);
         let system = system::collect(&ctx, &mut errors);
+        facts.network.egress = egress.join().unwrap_or_else(|_| {
+            errors.push("network.egress", "probe panicked; this is a bug in the agent");
+            None
+        });
         facts.firewall = joined(firewall, "firewall", &mut errors);
         facts.antivirus = joined(antivirus, "antivirus.products", &mut errors);
         facts.packages = joined(packages, "packages", &mut errors);

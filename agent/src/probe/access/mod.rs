@@ -169,7 +169,11 @@ mod tests {
     #[test]
     fn glob_expands_every_component_in_lexical_order() {
         let dir = tempfile::tempdir().unwrap();
-        for f in ["etc/ssh/sshd_config.d/50-b.conf", "etc/ssh/sshd_config.d/10-a.conf", "etc/ssh/sshd_config.d/.hidden.conf"] {
+        for f in [
+            "etc/ssh/sshd_config.d/50-b.conf",
+            "etc/ssh/sshd_config.d/10-a.conf",
+            "etc/ssh/sshd_config.d/.hidden.conf",
+        ] {
             std::fs::create_dir_all(dir.path().join(f).parent().unwrap()).unwrap();
             std::fs::write(dir.path().join(f), "").unwrap();
         }

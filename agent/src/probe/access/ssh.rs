@@ -57,8 +57,9 @@ pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Ssh {
         return Ssh { running, ..Ssh::default() };
     }
     let text = match ctx.root.read_optional(SSHD_CONFIG) {
-        // sshd itself would not start without the file; what it would use is the defaults.
-        Ok(text) => text.unwrap_or_default(),
+        Ok(Some(text)) => text,
+        // sshd would not start without the file; the settings are then the defaults.
+        Ok(None) => return effective(SshdConfig::default(), installed, running, true),
         Err(e) => {
             errors.push(PROBE, describe(ctx.root.path(SSHD_CONFIG), &e));
             return Ssh {
@@ -68,7 +69,11 @@ pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Ssh {
             };
         }
     };
-    let mut files = RootFiles { ctx, errors, complete: true };
+    let mut files = RootFiles {
+        ctx,
+        errors,
+        complete: true,
+    };
     let config = parse_sshd_config(SSHD_CONFIG, &text, &mut files);
     let complete = files.complete;
     effective(config, installed, running, complete)
@@ -164,7 +169,10 @@ impl Parser<'_> {
                 }
                 "include" => {}
                 _ => {
-                    let key = ALIASES.iter().find(|(old, _)| *old == keyword).map_or(keyword.as_str(), |(_, new)| new);
+                    let key = ALIASES
+                        .iter()
+                        .find(|(old, _)| *old == keyword)
+                        .map_or(keyword.as_str(), |(_, new)| new);
                     let settings = match block {
                         Some(i) => &mut self.config.match_blocks[i].settings,
                         None => &mut self.config.settings,
@@ -268,7 +276,12 @@ pub fn effective(config: SshdConfig, installed: bool, running: bool, complete: b
     // Upstream's default; Debian and RHEL set `UsePAM yes` in the shipped file.
     let use_pam = value("usepam", "no").and_then(|v| yes_no(&v));
     let x11_forwarding = value("x11forwarding", "no").and_then(|v| yes_no(&v));
-    let words = |key: &str| -> Vec<String> { settings.get(key).map(|v| v.split_whitespace().map(str::to_string).collect()).unwrap_or_default() };
+    let words = |key: &str| -> Vec<String> {
+        settings
+            .get(key)
+            .map(|v| v.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    };
     let list = |key: &str| -> Vec<String> {
         settings
             .get(key)
@@ -394,7 +407,10 @@ PasswordAuthentication no
             let (dir, name) = pattern.rsplit_once('/').unwrap();
             self.0
                 .keys()
-                .filter(|p| p.rsplit_once('/').is_some_and(|(d, n)| d == dir && super::super::wildcard_match(name, n)))
+                .filter(|p| {
+                    p.rsplit_once('/')
+                        .is_some_and(|(d, n)| d == dir && super::super::wildcard_match(name, n))
+                })
                 .map(|p| p.to_string())
                 .collect()
         }
@@ -415,12 +431,19 @@ PasswordAuthentication no
         let config = parse(&[
             (SSHD_CONFIG, DEBIAN_SSHD_CONFIG),
             ("/etc/ssh/sshd_config.d/50-cloud-init.conf", "PasswordAuthentication yes\n"),
-            ("/etc/ssh/sshd_config.d/99-hardening.conf", "PasswordAuthentication no\nPermitRootLogin no\nmaxauthtries=3\n"),
+            (
+                "/etc/ssh/sshd_config.d/99-hardening.conf",
+                "PasswordAuthentication no\nPermitRootLogin no\nmaxauthtries=3\n",
+            ),
             ("/etc/ssh/sshd_config.d/README", "PermitRootLogin yes\n"),
         ]);
         assert_eq!(
             config.files,
-            vec![SSHD_CONFIG, "/etc/ssh/sshd_config.d/50-cloud-init.conf", "/etc/ssh/sshd_config.d/99-hardening.conf"]
+            vec![
+                SSHD_CONFIG,
+                "/etc/ssh/sshd_config.d/50-cloud-init.conf",
+                "/etc/ssh/sshd_config.d/99-hardening.conf"
+            ]
         );
         assert_eq!(config.settings["passwordauthentication"], "yes");
         assert_eq!(config.settings["permitrootlogin"], "no");
@@ -477,7 +500,10 @@ PasswordAuthentication no
         assert_eq!(config.match_blocks[0].settings["passwordauthentication"], "yes");
         assert_eq!(config.match_blocks[0].settings["forcecommand"], "internal-sftp");
         assert_eq!(config.match_blocks[0].file, SSHD_CONFIG);
-        assert_eq!(config.match_blocks[1].settings["authenticationmethods"], "publickey,keyboard-interactive");
+        assert_eq!(
+            config.match_blocks[1].settings["authenticationmethods"],
+            "publickey,keyboard-interactive"
+        );
         assert_eq!(config.match_blocks[1].settings["permitrootlogin"], "yes");
         let ssh = effective(config, true, true, true);
         assert_eq!(ssh.permit_root_login.as_deref(), Some("no"));
@@ -491,7 +517,10 @@ PasswordAuthentication no
                 SSHD_CONFIG,
                 "Include conf.d/*.conf\nMatch Group sftp\n  Include /etc/ssh/sftp.conf\n  X11Forwarding no\nMatch all\n",
             ),
-            ("/etc/ssh/conf.d/10-a.conf", "Port 2222\nMatch User git\n  PasswordAuthentication no\n"),
+            (
+                "/etc/ssh/conf.d/10-a.conf",
+                "Port 2222\nMatch User git\n  PasswordAuthentication no\n",
+            ),
             ("/etc/ssh/conf.d/20-b.conf", "Port 22\nPasswordAuthentication no\n"),
             ("/etc/ssh/sftp.conf", "ChrootDirectory /srv/%u\n"),
         ]);
@@ -578,7 +607,11 @@ PasswordAuthentication no
 
         write(dir.path(), "/usr/sbin/sshd", "");
         write(dir.path(), SSHD_CONFIG, DEBIAN_SSHD_CONFIG);
-        write(dir.path(), "/etc/ssh/sshd_config.d/50-cloud-init.conf", "PasswordAuthentication yes\n");
+        write(
+            dir.path(),
+            "/etc/ssh/sshd_config.d/50-cloud-init.conf",
+            "PasswordAuthentication yes\n",
+        );
         let sshd = Process {
             pid: 612,
             comm: "sshd".into(),

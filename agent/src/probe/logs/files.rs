@@ -175,16 +175,34 @@ mod tests {
 
     #[test]
     fn sorts_numbers_as_numbers() {
-        let mut names = vec!["99-finalize.rules", "10-base-config.rules", "9-early.rules", "30-stig.rules", "a.rules"];
+        let mut names = vec![
+            "99-finalize.rules",
+            "10-base-config.rules",
+            "9-early.rules",
+            "30-stig.rules",
+            "a.rules",
+        ];
         names.sort_by(|a, b| version_cmp(a, b));
-        assert_eq!(names, vec!["9-early.rules", "10-base-config.rules", "30-stig.rules", "99-finalize.rules", "a.rules"]);
+        assert_eq!(
+            names,
+            vec![
+                "9-early.rules",
+                "10-base-config.rules",
+                "30-stig.rules",
+                "99-finalize.rules",
+                "a.rules"
+            ]
+        );
         assert_eq!(version_cmp("01-x", "1-x"), Ordering::Equal);
     }
 
     #[test]
     fn strips_comments_outside_quotes() {
         assert_eq!(strip_hash_comment("*.* @host # forward"), "*.* @host ");
-        assert_eq!(strip_hash_comment(r#"template(string="#%msg%") # x"#), r#"template(string="#%msg%") "#);
+        assert_eq!(
+            strip_hash_comment(r##"template(string="#%msg%") # x"##),
+            r##"template(string="#%msg%") "##
+        );
         assert_eq!(strip_hash_comment("# all"), "");
     }
 

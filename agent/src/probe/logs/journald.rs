@@ -123,8 +123,16 @@ mod tests {
              SystemMaxUse=4G\nForwardToSyslog=no\n",
         );
         // A vendor drop-in sorted earlier is overridden; a same-named one is hidden by /etc.
-        write(dir.path(), "/usr/lib/systemd/journald.conf.d/10-vendor.conf", "[Journal]\nStorage=volatile\nSystemMaxUse=1G\n");
-        write(dir.path(), "/usr/lib/systemd/journald.conf.d/60-retention.conf", "[Journal]\nMaxRetentionSec=1d\n");
+        write(
+            dir.path(),
+            "/usr/lib/systemd/journald.conf.d/10-vendor.conf",
+            "[Journal]\nStorage=volatile\nSystemMaxUse=1G\n",
+        );
+        write(
+            dir.path(),
+            "/usr/lib/systemd/journald.conf.d/60-retention.conf",
+            "[Journal]\nMaxRetentionSec=1d\n",
+        );
         let running = Processes(vec![Process {
             pid: 300,
             comm: "systemd-journal".into(),

@@ -1,6 +1,15 @@
 //! What the machine records and how it keeps time: auditd, journald and
 //! syslog (retention, forwarding), log shippers and clock synchronisation.
 
+mod audit;
+mod files;
+mod journald;
+mod logging;
+mod rsyslog;
+mod syslog_ng;
+mod systemd;
+mod timesync;
+
 use super::{Errors, ProbeContext};
 use khien_proto::facts::{Audit, Logging, TimeSync};
 
@@ -11,6 +20,10 @@ pub struct Logs {
     pub time_sync: TimeSync,
 }
 
-pub fn collect(_ctx: &ProbeContext<'_>, _errors: &mut Errors) -> Logs {
-    Logs::default()
+pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Logs {
+    Logs {
+        audit: audit::collect(ctx, errors),
+        logging: logging::collect(ctx, errors),
+        time_sync: timesync::collect(ctx, errors),
+    }
 }

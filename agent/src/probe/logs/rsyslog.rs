@@ -316,7 +316,9 @@ fn parse_params(text: &str) -> (Vec<(String, Vec<String>)>, usize) {
             }
             _ if rest.starts_with(char::is_whitespace) => i += rest.chars().next().map_or(1, char::len_utf8),
             _ => {
-                let end = rest.find(|ch: char| ch.is_whitespace() || ch == '=' || ch == ')').unwrap_or(rest.len());
+                let end = rest
+                    .find(|ch: char| ch.is_whitespace() || ch == '=' || ch == ')')
+                    .unwrap_or(rest.len());
                 let word = &rest[..end];
                 if rest[end..].trim_start().starts_with('=') {
                     name = word.to_ascii_lowercase().replace('.', "");
@@ -534,7 +536,10 @@ authpriv.* action(type="omfwd" Target="backup.example.com" Port="514" Protocol="
     #[test]
     fn a_condition_on_its_own_line_is_not_a_directive() {
         let text = "if $programname == 'sshd' and\n   $msg contains 'Failed' then @@auth.example.com:514\n";
-        assert_eq!(in_file(text), vec![target("auth.example.com", Some(514), "tcp", false, "/etc/rsyslog.conf")]);
+        assert_eq!(
+            in_file(text),
+            vec![target("auth.example.com", Some(514), "tcp", false, "/etc/rsyslog.conf")]
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ enum Token {
 }
 
 /// What one file declares.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Parsed {
     /// Named destinations and the targets their drivers send to.
     pub destinations: Vec<(String, Vec<LogTarget>)>,
@@ -55,7 +55,11 @@ fn load(
     for include in includes(&text) {
         // Relative includes also search syslog-ng's own library (scl.conf),
         // which declares no log paths: a miss there is not an error.
-        let pattern = if include.starts_with('/') { include } else { files::join(CONF_DIR, &include) };
+        let pattern = if include.starts_with('/') {
+            include
+        } else {
+            files::join(CONF_DIR, &include)
+        };
         for file in files::expand(ctx, &pattern, probe, errors) {
             load(ctx, &file, depth + 1, probe, errors, sources, out);
         }

@@ -7,6 +7,7 @@
 //! Both belong to the network namespace of the agent, the one being assessed.
 
 pub mod dns;
+pub mod egress;
 pub mod interfaces;
 pub mod routes;
 #[cfg(target_os = "linux")]
@@ -17,6 +18,7 @@ use super::{Errors, ProbeContext};
 use khien_proto::facts::Network;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+/// Everything but `egress`, which waits on the network and runs beside the other probes.
 pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Network {
     Network {
         interfaces: interfaces::collect(ctx, errors),

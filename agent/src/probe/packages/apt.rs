@@ -57,13 +57,13 @@ pub fn packages_list(name: &str) -> Option<(&str, Compression)> {
 
 /// Which suite a list belongs to, from its file name.
 pub fn pocket(base: &str) -> Pocket {
-    let suite = base.split_once("_dists_").map(|(_, rest)| rest.split('_').next().unwrap_or_default());
+    let suite = base
+        .split_once("_dists_")
+        .map(|(_, rest)| rest.split('_').next().unwrap_or_default());
     let host = base.split('_').next().unwrap_or_default();
     // Debian's own security archive (`debian-security` path, older
     // `security.debian.org/dists/stretch/updates`), Ubuntu's `-security` pocket.
-    let security = suite.is_some_and(|s| s.ends_with("-security"))
-        || base.contains("_debian-security_")
-        || host.starts_with("security.");
+    let security = suite.is_some_and(|s| s.ends_with("-security")) || base.contains("_debian-security_") || host.starts_with("security.");
     if security {
         Pocket::Security
     } else if suite.is_some_and(|s| s.ends_with("-updates")) {
@@ -124,18 +124,24 @@ pub struct Newer {
 /// move between `all` and an architecture from one version to the next).
 pub fn scan_list(reader: impl Read, installed: &[Package], security: bool, newer: &mut [Option<Newer>]) -> io::Result<()> {
     let (mut name, mut version, mut arch) = (String::new(), String::new(), String::new());
+    // Most entries are not installed here: once `Package:` says so, the rest
+    // of the stanza is skipped (Package comes first in lists apt writes).
+    let mut wanted = true;
     for_each_line(reader, |line| match line.first() {
         None => {
-            if !name.is_empty() {
+            if wanted && !name.is_empty() {
                 offer(&name, &version, &arch, installed, security, newer);
             }
             name.clear();
             version.clear();
             arch.clear();
+            wanted = true;
         }
+        _ if !wanted => {}
         Some(b'P') => {
             if let Some(v) = field(line, b"Package:") {
                 set(&mut name, v);
+                wanted = super::dpkg::is_installed(installed, &name);
             }
         }
         Some(b'V') => {
@@ -203,7 +209,7 @@ pub fn summarise(installed: &[Package], newer: &[Option<Newer>]) -> (u32, u32, V
 mod tests {
     use super::*;
 
-    pub fn pkg(name: &str, version: &str, arch: &str) -> Package {
+    fn pkg(name: &str, version: &str, arch: &str) -> Package {
         Package {
             name: name.into(),
             version: version.into(),
@@ -211,7 +217,7 @@ mod tests {
         }
     }
 
-    pub const SECURITY_LIST: &str = "\
+    const SECURITY_LIST: &str = "\
 Package: 7zip
 Version: 22.01+really26.02+dfsg-0+deb12u1
 Installed-Size: 2645
@@ -257,7 +263,7 @@ Version: 2025b-0+deb12u1
 Architecture: all
 ";
 
-    pub const UPDATES_LIST: &str = "\
+    const UPDATES_LIST: &str = "\
 Package: tzdata
 Version: 2025b-0+deb12u2
 Architecture: all
@@ -346,23 +352,59 @@ Architecture: amd64
     #[test]
     fn classifies_list_files() {
         let debian_security = "deb.debian.org_debian-security_dists_bookworm-security_main_binary-amd64_Packages";
-        assert_eq!(packages_list(&format!("{debian_security}.lz4")), Some((debian_security, Compression::Lz4)));
+        assert_eq!(
+            packages_list(&format!("{debian_security}.lz4")),
+            Some((debian_security, Compression::Lz4))
+        );
         assert_eq!(packages_list(debian_security), Some((debian_security, Compression::None)));
-        assert_eq!(packages_list(&format!("{debian_security}.gz")), Some((debian_security, Compression::Unsupported)));
+        assert_eq!(
+            packages_list(&format!("{debian_security}.gz")),
+            Some((debian_security, Compression::Unsupported))
+        );
         assert_eq!(packages_list("deb.debian.org_debian_dists_bookworm_InRelease"), None);
-        assert_eq!(packages_list("deb.debian.org_debian_dists_bookworm_main_i18n_Translation-en.lz4"), None);
+        assert_eq!(
+            packages_list("deb.debian.org_debian_dists_bookworm_main_i18n_Translation-en.lz4"),
+            None
+        );
         assert_eq!(packages_list("deb.debian.org_debian_dists_bookworm_main_source_Sources.xz"), None);
-        assert_eq!(packages_list("deb.debian.org_debian_dists_bookworm_main_dep11_Components-amd64.yml.gz"), None);
+        assert_eq!(
+            packages_list("deb.debian.org_debian_dists_bookworm_main_dep11_Components-amd64.yml.gz"),
+            None
+        );
 
         assert_eq!(pocket(debian_security), Pocket::Security);
-        assert_eq!(pocket("security.ubuntu.com_ubuntu_dists_jammy-security_main_binary-amd64_Packages"), Pocket::Security);
-        assert_eq!(pocket("vn.archive.ubuntu.com_ubuntu_dists_jammy-security_universe_binary-amd64_Packages"), Pocket::Security);
-        assert_eq!(pocket("security.debian.org_dists_stretch_updates_main_binary-amd64_Packages"), Pocket::Security);
-        assert_eq!(pocket("deb.debian.org_debian_dists_bookworm-updates_main_binary-amd64_Packages"), Pocket::Updates);
-        assert_eq!(pocket("vn.archive.ubuntu.com_ubuntu_dists_jammy-updates_main_binary-amd64_Packages"), Pocket::Updates);
-        assert_eq!(pocket("deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages"), Pocket::Other);
-        assert_eq!(pocket("deb.debian.org_debian_dists_bookworm-backports_main_binary-amd64_Packages"), Pocket::Other);
-        assert_eq!(pocket("download.docker.com_linux_debian_dists_bookworm_stable_binary-amd64_Packages"), Pocket::Other);
+        assert_eq!(
+            pocket("security.ubuntu.com_ubuntu_dists_jammy-security_main_binary-amd64_Packages"),
+            Pocket::Security
+        );
+        assert_eq!(
+            pocket("vn.archive.ubuntu.com_ubuntu_dists_jammy-security_universe_binary-amd64_Packages"),
+            Pocket::Security
+        );
+        assert_eq!(
+            pocket("security.debian.org_dists_stretch_updates_main_binary-amd64_Packages"),
+            Pocket::Security
+        );
+        assert_eq!(
+            pocket("deb.debian.org_debian_dists_bookworm-updates_main_binary-amd64_Packages"),
+            Pocket::Updates
+        );
+        assert_eq!(
+            pocket("vn.archive.ubuntu.com_ubuntu_dists_jammy-updates_main_binary-amd64_Packages"),
+            Pocket::Updates
+        );
+        assert_eq!(
+            pocket("deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages"),
+            Pocket::Other
+        );
+        assert_eq!(
+            pocket("deb.debian.org_debian_dists_bookworm-backports_main_binary-amd64_Packages"),
+            Pocket::Other
+        );
+        assert_eq!(
+            pocket("download.docker.com_linux_debian_dists_bookworm_stable_binary-amd64_Packages"),
+            Pocket::Other
+        );
         assert_eq!(pocket("repo.example.com_flat_._Packages"), Pocket::Other);
     }
 
@@ -379,7 +421,8 @@ Architecture: amd64
         ]
         .map(String::from)
         .to_vec();
-        let got: Vec<(&str, Pocket, Compression)> = select(&names).iter().map(|l| (l.file.as_str(), l.pocket, l.compression)).collect();
+        let selected = select(&names);
+        let got: Vec<(&str, Pocket, Compression)> = selected.iter().map(|l| (l.file.as_str(), l.pocket, l.compression)).collect();
         assert_eq!(
             got,
             [

@@ -183,7 +183,9 @@ Unattended-Upgrade::Allowed-Origins { \"${distro_id}:${distro_codename}-security
         assert!(unattended_upgrades_on(&settings(&[NESTED, AUTO_UPGRADES])));
         assert!(!unattended_upgrades_on(&settings(&[AUTO_UPGRADES, "APT::Periodic::Enable \"0\";"])));
         assert!(!unattended_upgrades_on(&settings(&[AUTO_UPGRADES, "#clear APT::Periodic;"])));
-        assert!(unattended_upgrades_on(&settings(&["apt::periodic::update-package-lists always;\nAPT::Periodic::Unattended-Upgrade \"1d\";"])));
+        assert!(unattended_upgrades_on(&settings(&[
+            "apt::periodic::update-package-lists always;\nAPT::Periodic::Unattended-Upgrade \"1d\";"
+        ])));
         assert!(!unattended_upgrades_on(&settings(&["APT::Periodic::Unattended-Upgrade \"1\";"])));
         assert!(!unattended_upgrades_on(&settings(&[""])));
     }

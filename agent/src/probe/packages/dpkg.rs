@@ -20,47 +20,45 @@ pub fn parse_status(reader: impl Read) -> io::Result<Vec<Package>> {
     let mut packages = Vec::new();
     let (mut name, mut version, mut arch) = (String::new(), String::new(), String::new());
     let mut installed = false;
-    for_each_line(reader, |line| {
-        match line.first() {
-            None => {
-                if installed && !name.is_empty() {
-                    packages.push(Package {
-                        name: name.clone(),
-                        version: version.clone(),
-                        arch: (!arch.is_empty()).then(|| arch.clone()),
-                    });
-                }
-                name.clear();
-                version.clear();
-                arch.clear();
-                installed = false;
+    for_each_line(reader, |line| match line.first() {
+        None => {
+            if installed && !name.is_empty() {
+                packages.push(Package {
+                    name: name.clone(),
+                    version: version.clone(),
+                    arch: (!arch.is_empty()).then(|| arch.clone()),
+                });
             }
-            Some(b' ' | b'\t') => {}
-            Some(b'P') => {
-                if let Some(v) = field(line, b"Package:") {
-                    set(&mut name, v);
-                }
-            }
-            Some(b'S') => {
-                if let Some(v) = field(line, b"Status:") {
-                    installed = matches!(
-                        v.split(|&b| b == b' ').filter(|w| !w.is_empty()).nth(2),
-                        Some(b"installed" | b"triggers-pending" | b"triggers-awaited")
-                    );
-                }
-            }
-            Some(b'V') => {
-                if let Some(v) = field(line, b"Version:") {
-                    set(&mut version, v);
-                }
-            }
-            Some(b'A') => {
-                if let Some(v) = field(line, b"Architecture:") {
-                    set(&mut arch, v);
-                }
-            }
-            _ => {}
+            name.clear();
+            version.clear();
+            arch.clear();
+            installed = false;
         }
+        Some(b' ' | b'\t') => {}
+        Some(b'P') => {
+            if let Some(v) = field(line, b"Package:") {
+                set(&mut name, v);
+            }
+        }
+        Some(b'S') => {
+            if let Some(v) = field(line, b"Status:") {
+                installed = matches!(
+                    v.split(|&b| b == b' ').filter(|w| !w.is_empty()).nth(2),
+                    Some(b"installed" | b"triggers-pending" | b"triggers-awaited")
+                );
+            }
+        }
+        Some(b'V') => {
+            if let Some(v) = field(line, b"Version:") {
+                set(&mut version, v);
+            }
+        }
+        Some(b'A') => {
+            if let Some(v) = field(line, b"Architecture:") {
+                set(&mut arch, v);
+            }
+        }
+        _ => {}
     })?;
     sort(&mut packages);
     Ok(packages)
@@ -81,7 +79,7 @@ pub fn is_installed(packages: &[Package], name: &str) -> bool {
 mod tests {
     use super::*;
 
-    pub const STATUS_EXCERPT: &str = "\
+    const STATUS_EXCERPT: &str = "\
 Package: zlib1g
 Status: install ok installed
 Priority: optional
@@ -155,8 +153,10 @@ Triggers-Pending: /usr/share/man
     #[test]
     fn keeps_installed_packages_sorted() {
         let packages = parse_status(STATUS_EXCERPT.as_bytes()).unwrap();
-        let got: Vec<(&str, &str, Option<&str>)> =
-            packages.iter().map(|p| (p.name.as_str(), p.version.as_str(), p.arch.as_deref())).collect();
+        let got: Vec<(&str, &str, Option<&str>)> = packages
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str(), p.arch.as_deref()))
+            .collect();
         assert_eq!(
             got,
             [

@@ -120,46 +120,58 @@ impl Header {
 /// apt's history writes two).
 pub fn parse_local(text: &str) -> Option<PrimitiveDateTime> {
     let (date, time) = text.trim().split_once(' ')?;
-    let num = |s: &str| -> Option<u32> { if s.bytes().all(|b| b.is_ascii_digit()) { s.parse().ok() } else { None } };
+    let num = |s: &str| -> Option<u32> {
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse().ok()
+        } else {
+            None
+        }
+    };
     let mut d = date.splitn(3, '-');
     let (y, mo, da) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
     let mut t = time.trim_start().splitn(3, ':');
     let (h, mi, s) = (num(t.next()?)?, num(t.next()?)?, num(t.next()?)?);
-    let date = time::Date::from_calendar_date(i32::try_from(y).ok()?, time::Month::try_from(u8::try_from(mo).ok()?).ok()?, u8::try_from(da).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(
+        i32::try_from(y).ok()?,
+        time::Month::try_from(u8::try_from(mo).ok()?).ok()?,
+        u8::try_from(da).ok()?,
+    )
+    .ok()?;
     let time = time::Time::from_hms(u8::try_from(h).ok()?, u8::try_from(mi).ok()?, u8::try_from(s).ok()?).ok()?;
     Some(PrimitiveDateTime::new(date, time))
 }
 
 #[cfg(test)]
+/// A version 2 TZif file: the empty version 1 block, then one zone type at
+/// `offset` from `since` on, and `before` earlier.
+pub fn tzif(before: i32, since: i64, offset: i32) -> Vec<u8> {
+    let header = |timecnt: u32, typecnt: u32, charcnt: u32| {
+        let mut h = b"TZif2".to_vec();
+        h.extend_from_slice(&[0; 15]);
+        for n in [0, 0, 0, timecnt, typecnt, charcnt] {
+            h.extend_from_slice(&u32::to_be_bytes(n));
+        }
+        h
+    };
+    let mut f = header(0, 1, 4);
+    f.extend_from_slice(&before.to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(b"LMT\0");
+    f.extend(header(1, 2, 8));
+    f.extend_from_slice(&since.to_be_bytes());
+    f.push(1);
+    for (off, idx) in [(before, 0u8), (offset, 4)] {
+        f.extend_from_slice(&off.to_be_bytes());
+        f.extend_from_slice(&[0, idx]);
+    }
+    f.extend_from_slice(b"LMT\0+07\0");
+    f.extend_from_slice(b"\n<+07>-7\n");
+    f
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A version 2 TZif file: the empty version 1 block, then one zone type at
-    /// `offset` from `since` on, and `before` earlier.
-    pub fn tzif(before: i32, since: i64, offset: i32) -> Vec<u8> {
-        let header = |timecnt: u32, typecnt: u32, charcnt: u32| {
-            let mut h = b"TZif2".to_vec();
-            h.extend_from_slice(&[0; 15]);
-            for n in [0, 0, 0, timecnt, typecnt, charcnt] {
-                h.extend_from_slice(&u32::to_be_bytes(n));
-            }
-            h
-        };
-        let mut f = header(0, 1, 4);
-        f.extend_from_slice(&before.to_be_bytes());
-        f.extend_from_slice(&[0, 0]);
-        f.extend_from_slice(b"LMT\0");
-        f.extend(header(1, 2, 8));
-        f.extend_from_slice(&since.to_be_bytes());
-        f.push(1);
-        for (off, idx) in [(before, 0u8), (offset, 4)] {
-            f.extend_from_slice(&off.to_be_bytes());
-            f.extend_from_slice(&[0, idx]);
-        }
-        f.extend_from_slice(b"LMT\0+07\0");
-        f.extend_from_slice(b"\n<+07>-7\n");
-        f
-    }
 
     #[test]
     fn reads_local_times_in_the_zone_of_the_file() {

@@ -39,12 +39,16 @@ pub fn last_apt_change(text: &str) -> Option<PrimitiveDateTime> {
     for line in text.lines() {
         if line.starts_with("Start-Date:") {
             changed = false;
-        } else if ["Install:", "Upgrade:", "Reinstall:", "Downgrade:"].iter().any(|k| line.starts_with(k)) {
+        } else if ["Install:", "Upgrade:", "Reinstall:", "Downgrade:"]
+            .iter()
+            .any(|k| line.starts_with(k))
+        {
             changed = true;
-        } else if let Some(end) = line.strip_prefix("End-Date:") {
-            if changed && let Some(t) = parse_local(end) {
-                last = Some(t);
-            }
+        } else if let Some(end) = line.strip_prefix("End-Date:")
+            && changed
+            && let Some(t) = parse_local(end)
+        {
+            last = Some(t);
         }
     }
     last
@@ -100,7 +104,10 @@ mod tests {
         assert_eq!(last_dpkg_change(DPKG_LOG), parse_local("2026-11-20 10:31:02"));
         let more = format!("{DPKG_LOG}2026-11-22 22:20:00 install lynis:all <none> 3.0.8-1.1\n");
         assert_eq!(last_dpkg_change(&more), parse_local("2026-11-22 22:20:00"));
-        assert_eq!(last_dpkg_change("2026-11-21 08:00:01 remove rsyslog:amd64 8.2302.0-1 <none>\n"), None);
+        assert_eq!(
+            last_dpkg_change("2026-11-21 08:00:01 remove rsyslog:amd64 8.2302.0-1 <none>\n"),
+            None
+        );
         assert_eq!(last_dpkg_change(""), None);
     }
 
@@ -123,7 +130,10 @@ End-Date: 2026-11-22  21:55:12
     fn finds_the_last_apt_run_that_installed_something() {
         assert_eq!(last_apt_change(HISTORY), parse_local("2026-09-22 04:51:29"));
         // The tail starts inside a run: its end still counts.
-        assert_eq!(last_apt_change("libc-bin:amd64 (2.36-9)\nEnd-Date: 2026-09-01  06:00:00\n"), parse_local("2026-09-01 06:00:00"));
+        assert_eq!(
+            last_apt_change("libc-bin:amd64 (2.36-9)\nEnd-Date: 2026-09-01  06:00:00\n"),
+            parse_local("2026-09-01 06:00:00")
+        );
         assert_eq!(last_apt_change(""), None);
     }
 
@@ -135,7 +145,7 @@ End-Date: 2026-11-22  21:55:12
         let text = line.repeat(2000);
         std::fs::write(&path, &text).unwrap();
         let tail = read_tail(&path, false).unwrap().unwrap();
-        assert!(tail.len() <= TAIL as usize && tail.len() > TAIL as usize - line.len());
+        assert!(tail.len() <= TAIL as usize && tail.len() >= TAIL as usize - line.len());
         assert!(tail.lines().all(|l| l.len() == line.len() - 1), "cut line kept");
         assert!(!tail_is_whole(&path));
         assert_eq!(read_tail(&path, true).unwrap().unwrap(), text);

@@ -80,7 +80,7 @@ mod tests {
 
     const QA: &str = "\
 bash\t5.1.8-9.el9\tx86_64\t1716200000
-gpg-pubkey\t350d275d-6279464b\t(none)\t1716200100
+gpg-pubkey\t350d275d-6279464b\t(none)\t1716400000
 kernel-core\t5.14.0-427.13.1.el9_4\tx86_64\t1716200050
 kernel-core\t5.14.0-362.24.1.el9_3\tx86_64\t1710000000
 tzdata\t2024a-1.el9\tnoarch\t1716300000
@@ -92,8 +92,10 @@ broken line
     #[test]
     fn parses_rpm_query_output() {
         let (packages, newest) = parse_query(QA);
-        let got: Vec<(&str, &str, Option<&str>)> =
-            packages.iter().map(|p| (p.name.as_str(), p.version.as_str(), p.arch.as_deref())).collect();
+        let got: Vec<(&str, &str, Option<&str>)> = packages
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str(), p.arch.as_deref()))
+            .collect();
         assert_eq!(
             got,
             [

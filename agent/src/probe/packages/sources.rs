@@ -89,7 +89,9 @@ pub fn parse_deb822(text: &str, file: &str) -> Vec<Repository> {
 
 /// apt's `StringToBool`: these words are false, anything else is true.
 fn apt_bool(v: &str) -> bool {
-    !["no", "false", "without", "off", "disable", "0"].iter().any(|f| v.trim().eq_ignore_ascii_case(f))
+    !["no", "false", "without", "off", "disable", "0"]
+        .iter()
+        .any(|f| v.trim().eq_ignore_ascii_case(f))
 }
 
 /// `[id]` sections of a `.repo` file; the repository id stands for the suite.
@@ -187,15 +189,26 @@ debian is not a source line
     #[test]
     fn reads_one_line_sources() {
         let repos = parse_one_line(SOURCES_LIST, "/etc/apt/sources.list");
-        let got: Vec<(&str, &str, Option<&str>)> = repos.iter().map(|r| (r.uri.as_str(), r.host.as_str(), r.suite.as_deref())).collect();
+        let got: Vec<(&str, &str, Option<&str>)> = repos
+            .iter()
+            .map(|r| (r.uri.as_str(), r.host.as_str(), r.suite.as_deref()))
+            .collect();
         assert_eq!(
             got,
             [
                 ("http://deb.debian.org/debian", "deb.debian.org", Some("bookworm")),
                 ("https://Download.Docker.com/linux/debian", "download.docker.com", Some("bookworm")),
                 ("file:/srv/repo", "", Some("./")),
-                ("cdrom:[Debian GNU/Linux 12.4.0 _Bookworm_ - Official amd64 DVD Binary-1]/", "", Some("bookworm")),
-                ("http://user:secret@mirror.example.vn:8080/debian", "mirror.example.vn", Some("bookworm-updates")),
+                (
+                    "cdrom:[Debian GNU/Linux 12.4.0 _Bookworm_ - Official amd64 DVD Binary-1]/",
+                    "",
+                    Some("bookworm")
+                ),
+                (
+                    "http://user:secret@mirror.example.vn:8080/debian",
+                    "mirror.example.vn",
+                    Some("bookworm-updates")
+                ),
             ]
         );
         assert!(repos.iter().all(|r| r.enabled && r.file == "/etc/apt/sources.list"));
@@ -237,14 +250,21 @@ signed-by:
     #[test]
     fn reads_deb822_sources() {
         let repos = parse_deb822(DEBIAN_SOURCES, "/etc/apt/sources.list.d/debian.sources");
-        let got: Vec<(&str, &str, Option<&str>, bool)> =
-            repos.iter().map(|r| (r.uri.as_str(), r.host.as_str(), r.suite.as_deref(), r.enabled)).collect();
+        let got: Vec<(&str, &str, Option<&str>, bool)> = repos
+            .iter()
+            .map(|r| (r.uri.as_str(), r.host.as_str(), r.suite.as_deref(), r.enabled))
+            .collect();
         assert_eq!(
             got,
             [
                 ("http://deb.debian.org/debian", "deb.debian.org", Some("bookworm"), true),
                 ("http://deb.debian.org/debian", "deb.debian.org", Some("bookworm-updates"), true),
-                ("http://deb.debian.org/debian-security", "deb.debian.org", Some("bookworm-security"), true),
+                (
+                    "http://deb.debian.org/debian-security",
+                    "deb.debian.org",
+                    Some("bookworm-security"),
+                    true
+                ),
                 ("https://packages.example.com/apt", "packages.example.com", Some("stable"), false),
                 ("https://mirror.example.com/apt", "mirror.example.com", Some("stable"), false),
             ]
@@ -276,8 +296,10 @@ baseurl=https://mirror.example.vn/epel/$releasever/Everything/$basearch/,https:/
     #[test]
     fn reads_repo_files() {
         let repos = parse_repo_file(REPO, "/etc/yum.repos.d/rocky.repo");
-        let got: Vec<(&str, &str, Option<&str>, bool)> =
-            repos.iter().map(|r| (r.uri.as_str(), r.host.as_str(), r.suite.as_deref(), r.enabled)).collect();
+        let got: Vec<(&str, &str, Option<&str>, bool)> = repos
+            .iter()
+            .map(|r| (r.uri.as_str(), r.host.as_str(), r.suite.as_deref(), r.enabled))
+            .collect();
         assert_eq!(
             got,
             [
@@ -293,7 +315,12 @@ baseurl=https://mirror.example.vn/epel/$releasever/Everything/$basearch/,https:/
                     Some("baseos-debug"),
                     false
                 ),
-                ("https://mirror.example.vn/epel/$releasever/Everything/$basearch/", "mirror.example.vn", Some("epel"), true),
+                (
+                    "https://mirror.example.vn/epel/$releasever/Everything/$basearch/",
+                    "mirror.example.vn",
+                    Some("epel"),
+                    true
+                ),
             ]
         );
     }

@@ -19,9 +19,11 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
 fn split(v: &str) -> (u64, &[u8], &[u8]) {
     let v = v.trim();
     let (epoch, rest) = match v.split_once(':') {
-        Some((e, rest)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => {
-            (e.bytes().fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0'))), rest)
-        }
+        Some((e, rest)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => (
+            e.bytes()
+                .fold(0u64, |n, d| n.saturating_mul(10).saturating_add(u64::from(d - b'0'))),
+            rest,
+        ),
         _ => (0, v),
     };
     match rest.rsplit_once('-') {
@@ -119,7 +121,7 @@ mod tests {
             ("a", "", Greater),
             ("", "", Equal),
             ("1-2-3", "1-2-4", Less),
-            ("1-2-3", "1-3", Less),
+            ("1-2-3", "1-3", Greater),
         ];
         for (a, b, want) in table {
             assert_eq!(compare_versions(a, b), want, "{a} vs {b}");

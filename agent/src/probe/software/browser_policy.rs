@@ -162,7 +162,8 @@ fn apply_extension_settings(settings: &Value, ext: &mut Extensions) {
             }
         } else if mode.is_some_and(|m| ALLOWING_MODES.contains(&m)) {
             // Chromium allows several ids, comma-separated, in one key.
-            ext.allow.extend(key.split(',').map(|id| id.trim().to_string()).filter(|id| !id.is_empty()));
+            ext.allow
+                .extend(key.split(',').map(|id| id.trim().to_string()).filter(|id| !id.is_empty()));
         }
     }
 }

@@ -163,7 +163,9 @@ pub fn parse_smb_membership(text: &str) -> Option<SmbMembership> {
         }
     }
     match security.as_deref() {
-        Some("ads") => Some(SmbMembership { domain: realm.or(workgroup) }),
+        Some("ads") => Some(SmbMembership {
+            domain: realm.or(workgroup),
+        }),
         Some("domain") => Some(SmbMembership { domain: workgroup }),
         _ => None,
     }
@@ -189,7 +191,7 @@ pub fn parse_nslcd(text: &str) -> NslcdConf {
         match words.next() {
             Some("uri") => conf.uris.extend(words.map(str::to_string)),
             Some("base") => {
-                if let Some(base) = words.last()
+                if let Some(base) = words.next_back()
                     && !conf.bases.iter().any(|b| b == base)
                 {
                     conf.bases.push(base.to_string());
@@ -262,12 +264,17 @@ access_provider = ad
                 domain: Some("BOTC.GOV.VN".into())
             })
         );
-        assert_eq!(parse_smb_membership("[global]\n   security = user\n   workgroup = WORKGROUP\n"), None);
+        assert_eq!(
+            parse_smb_membership("[global]\n   security = user\n   workgroup = WORKGROUP\n"),
+            None
+        );
         assert_eq!(
             parse_ipa_domain("[global]\nbasedn = dc=bo,dc=vn\nrealm = BO.VN\ndomain = bo.vn\nserver = ipa1.bo.vn\n").as_deref(),
             Some("bo.vn")
         );
-        let nslcd = parse_nslcd("uid nslcd\ngid nslcd\nuri ldap://ldap1.bo.vn ldaps://ldap2.bo.vn\nbase dc=bo,dc=vn\nbase passwd ou=people,dc=bo,dc=vn\n#uri ldap://old\n");
+        let nslcd = parse_nslcd(
+            "uid nslcd\ngid nslcd\nuri ldap://ldap1.bo.vn ldaps://ldap2.bo.vn\nbase dc=bo,dc=vn\nbase passwd ou=people,dc=bo,dc=vn\n#uri ldap://old\n",
+        );
         assert_eq!(nslcd.uris, vec!["ldap://ldap1.bo.vn", "ldaps://ldap2.bo.vn"]);
         assert_eq!(nslcd.bases, vec!["dc=bo,dc=vn", "ou=people,dc=bo,dc=vn"]);
     }
@@ -318,7 +325,11 @@ access_provider = ad
     #[test]
     fn a_standalone_machine_is_not_joined() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), SMB_CONF, "[global]\n   workgroup = WORKGROUP\n   server role = standalone server\n");
+        write(
+            dir.path(),
+            SMB_CONF,
+            "[global]\n   workgroup = WORKGROUP\n   server role = standalone server\n",
+        );
         write(dir.path(), NSLCD_CONF, "uid nslcd\ngid nslcd\n#uri ldap://127.0.0.1/\n");
         let (d, errors) = collect_in(dir.path());
         assert!(errors.0.is_empty(), "{errors:?}");

@@ -127,7 +127,11 @@ Description: Secure Sockets Layer toolkit - shared libraries
         assert_eq!(found.get("firefox-esr").map(String::as_str), Some("115.12.0esr-1~deb12u1"));
         assert_eq!(found.get("openvpn").map(String::as_str), Some("2.6.3-1+deb12u2"));
         assert_eq!(found.get("wazuh-agent").map(String::as_str), Some("4.9.2-1"));
-        assert_eq!(found.get("libssl3").map(String::as_str), Some("3.0.13-1~deb12u1"), "first architecture kept");
+        assert_eq!(
+            found.get("libssl3").map(String::as_str),
+            Some("3.0.13-1~deb12u1"),
+            "first architecture kept"
+        );
         assert!(!found.contains_key("thunderbird"), "removed, only its config files remain");
         assert!(!found.contains_key("adduser"), "not asked for");
         assert_eq!(found.len(), 4);

@@ -109,7 +109,10 @@ mod tests {
             Category::Backup,
             Category::Security,
         ] {
-            assert!(table.software.iter().filter(|s| s.category == category).count() >= 3, "{category:?}");
+            assert!(
+                table.software.iter().filter(|s| s.category == category).count() >= 3,
+                "{category:?}"
+            );
         }
         assert_eq!(builtin().len(), table.software.len());
     }

@@ -1,6 +1,6 @@
 //! Wazuh and OSSEC agents: the manager they report to (`ossec.conf`) and
 //! their last contact with it (the state file `*-agentd` rewrites every few
-//! seconds). GS-01 and MD-xx ask for a HIDS agent that is managed and alive.
+//! seconds). GS-01 asks for a HIDS agent that is active and reports.
 
 use crate::probe::root::describe;
 use crate::probe::{Errors, ProbeContext};

@@ -135,7 +135,11 @@ pub fn is_persistent_local(m: &Mount) -> bool {
 
 /// A btrfs subvolume's root is the subvolume path, as its `subvol=` option says.
 fn is_whole(m: &Mount) -> bool {
-    m.root == "/" || (m.fstype == "btrfs" && m.super_options.split(',').any(|o| o.strip_prefix("subvol=") == Some(m.root.as_str())))
+    m.root == "/"
+        || (m.fstype == "btrfs"
+            && m.super_options
+                .split(',')
+                .any(|o| o.strip_prefix("subvol=") == Some(m.root.as_str())))
 }
 
 /// What lies under a block device.
@@ -186,7 +190,7 @@ pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> DiskEncryption {
 
     let mut volumes = Vec::new();
     for m in mounts.iter().filter(|m| is_persistent_local(m)) {
-        let under = mount_device(ctx, m).map_or_else(Under::Unknown, |dir| under(ctx, &dir, 0));
+        let under = mount_devices(ctx, m).map_or_else(Under::Unknown, |dirs| under_all(ctx, &dirs));
         volumes.push(volume(&m.mount_point, &m.source, &m.fstype, under, errors));
     }
     for swap in &swaps {
@@ -197,11 +201,11 @@ pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> DiskEncryption {
         let device = if swap.is_file {
             containing_mount(&mounts, &swap.path)
                 .ok_or_else(|| format!("no mount holds {}", swap.path))
-                .and_then(|m| mount_device(ctx, m))
+                .and_then(|m| mount_devices(ctx, m))
         } else {
-            device_by_path(ctx, &swap.path)
+            device_by_path(ctx, &swap.path).map(|dir| vec![dir])
         };
-        let under = device.map_or_else(Under::Unknown, |dir| under(ctx, &dir, 0));
+        let under = device.map_or_else(Under::Unknown, |dirs| under_all(ctx, &dirs));
         volumes.push(volume("swap", &swap.path, "swap", under, errors));
     }
 
@@ -243,22 +247,47 @@ pub fn all_encrypted(volumes: &[Volume]) -> Option<bool> {
     }
 }
 
-/// The sysfs folder of a mount's block device.
-fn mount_device(ctx: &ProbeContext<'_>, m: &Mount) -> Result<String, String> {
+/// The sysfs folders of the block devices a mount stores data on.
+fn mount_devices(ctx: &ProbeContext<'_>, m: &Mount) -> Result<Vec<String>, String> {
     if m.fstype == "zfs" {
         return Err("a ZFS dataset: ZFS native encryption is not read".to_string());
     }
     // Major 0 is an anonymous device: btrfs (one id for all its devices) and
     // FUSE; the mount source names the real device.
     if m.major == 0 {
-        return device_by_path(ctx, &m.source);
+        let dir = device_by_path(ctx, &m.source)?;
+        if m.fstype == "btrfs" {
+            return Ok(btrfs_members(ctx, &dir).unwrap_or_else(|| vec![dir]));
+        }
+        return Ok(vec![dir]);
     }
     let dir = format!("/sys/dev/block/{}:{}", m.major, m.minor);
     if ctx.root.exists(&dir) {
-        Ok(dir)
+        Ok(vec![dir])
     } else {
         Err(format!("no {dir}"))
     }
+}
+
+/// Every device of the btrfs filesystem that `device` (a `/sys/class/block/NAME`
+/// folder) belongs to: the mount source names only one of them.
+fn btrfs_members(ctx: &ProbeContext<'_>, device: &str) -> Option<Vec<String>> {
+    let name = device.rsplit('/').next()?;
+    let filesystems = ctx.root.list("/sys/fs/btrfs").ok()?;
+    filesystems.iter().find_map(|fsid| {
+        let members = ctx.root.list(format!("/sys/fs/btrfs/{fsid}/devices")).ok()?;
+        members
+            .iter()
+            .any(|m| m == name)
+            .then(|| members.iter().map(|m| format!("/sys/class/block/{m}")).collect())
+    })
+}
+
+fn under_all(ctx: &ProbeContext<'_>, dirs: &[String]) -> Under {
+    dirs.iter()
+        .map(|dir| under(ctx, dir, 0))
+        .reduce(Under::combine)
+        .unwrap_or_else(|| Under::Unknown("no device".to_string()))
 }
 
 /// The sysfs folder of a device named by path: `/dev/sda2`, `/dev/dm-1`,
@@ -421,9 +450,18 @@ mod tests {
         assert_eq!(
             swaps,
             vec![
-                Swap { path: "/dev/dm-2".into(), is_file: false },
-                Swap { path: "/swap file".into(), is_file: true },
-                Swap { path: "/dev/zram0".into(), is_file: false },
+                Swap {
+                    path: "/dev/dm-2".into(),
+                    is_file: false
+                },
+                Swap {
+                    path: "/swap file".into(),
+                    is_file: true
+                },
+                Swap {
+                    path: "/dev/zram0".into(),
+                    is_file: false
+                },
             ]
         );
         assert!(parse_swaps("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n").is_empty());
@@ -431,14 +469,23 @@ mod tests {
 
     #[test]
     fn reads_the_scheme_from_the_dm_uuid() {
-        assert_eq!(crypt_scheme("CRYPT-LUKS2-6a1c0e6d2bd84d0aa5d1a7f0c2a5e9f1-luks-6a1c0e6d"), Some("LUKS2"));
-        assert_eq!(crypt_scheme("CRYPT-LUKS1-0f3b6c1e6f1c4c0c9c3e3a1b2c3d4e5f-sda2_crypt"), Some("LUKS1"));
+        assert_eq!(
+            crypt_scheme("CRYPT-LUKS2-6a1c0e6d2bd84d0aa5d1a7f0c2a5e9f1-luks-6a1c0e6d"),
+            Some("LUKS2")
+        );
+        assert_eq!(
+            crypt_scheme("CRYPT-LUKS1-0f3b6c1e6f1c4c0c9c3e3a1b2c3d4e5f-sda2_crypt"),
+            Some("LUKS1")
+        );
         assert_eq!(crypt_scheme("CRYPT-PLAIN-cryptswap"), Some("PLAIN"));
         assert_eq!(crypt_scheme("CRYPT-BITLK-3b0e…-windata"), Some("BITLK"));
         assert_eq!(crypt_scheme("CRYPT-TCRYPT-vault"), Some("TCRYPT"));
         assert_eq!(crypt_scheme("CRYPT-VERITY-4a9e…-usr"), None);
         assert_eq!(crypt_scheme("CRYPT-SUBDEV-6a1c…-luks_dif"), None);
-        assert_eq!(crypt_scheme("LVM-Qc1bX3m5lW0t9nYrkVmD8w4kHnGq8fR1aZ3xJ5yCk2pT6uS7vB8dE9fG0hI1jK2l"), None);
+        assert_eq!(
+            crypt_scheme("LVM-Qc1bX3m5lW0t9nYrkVmD8w4kHnGq8fR1aZ3xJ5yCk2pT6uS7vB8dE9fG0hI1jK2l"),
+            None
+        );
         assert_eq!(crypt_scheme("mpath-3600508b400105e210000900000490000"), None);
     }
 
@@ -453,7 +500,11 @@ mod tests {
              33 29 259:2 /var/lib/docker/containers/0123/hosts /etc/hosts rw,relatime - ext4 /dev/nvme0n1p2 rw\n\
              34 29 0:60 / /var/lib/docker/overlay2/0123/merged rw,relatime - overlay overlay rw,lowerdir=/a,upperdir=/b\n",
         ));
-        let kept: Vec<&str> = mounts.iter().filter(|m| is_persistent_local(m)).map(|m| m.mount_point.as_str()).collect();
+        let kept: Vec<&str> = mounts
+            .iter()
+            .filter(|m| is_persistent_local(m))
+            .map(|m| m.mount_point.as_str())
+            .collect();
         assert_eq!(kept, vec!["/", "/home"]);
     }
 
@@ -464,7 +515,13 @@ mod tests {
         block(root, "nvme0n1p1", "259:1", None, &[]);
         block(root, "nvme0n1p2", "259:2", None, &[]);
         block(root, "nvme0n1p3", "259:3", None, &[]);
-        block(root, "dm-0", "253:0", Some("CRYPT-LUKS2-6a1c0e6d2bd84d0aa5d1a7f0c2a5e9f1-luks-6a1c"), &["nvme0n1p3"]);
+        block(
+            root,
+            "dm-0",
+            "253:0",
+            Some("CRYPT-LUKS2-6a1c0e6d2bd84d0aa5d1a7f0c2a5e9f1-luks-6a1c"),
+            &["nvme0n1p3"],
+        );
         block(root, "dm-1", "253:1", Some("CRYPT-PLAIN-cryptswap"), &["nvme0n1p2"]);
         write(
             root,
@@ -510,20 +567,46 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         block(root, "sda3", "8:3", None, &[]);
-        block(root, "dm-0", "253:0", Some("CRYPT-LUKS1-0f3b6c1e6f1c4c0c9c3e3a1b2c3d4e5f-sda3_crypt"), &["sda3"]);
-        block(root, "dm-1", "253:1", Some("LVM-Qc1bX3m5lW0t9nYrkVmD8w4kHnGq8fR1aZ3xJ5yCk2pT6uS7vB8dE9fG0hI1jK2l"), &["dm-0"]);
-        block(root, "dm-2", "253:2", Some("LVM-Qc1bX3m5lW0t9nYrkVmD8w4kHnGq8fR1Zz3xJ5yCk2pT6uS7vB8dE9fG0hI1jK2l"), &["dm-0"]);
+        block(
+            root,
+            "dm-0",
+            "253:0",
+            Some("CRYPT-LUKS1-0f3b6c1e6f1c4c0c9c3e3a1b2c3d4e5f-sda3_crypt"),
+            &["sda3"],
+        );
+        block(
+            root,
+            "dm-1",
+            "253:1",
+            Some("LVM-Qc1bX3m5lW0t9nYrkVmD8w4kHnGq8fR1aZ3xJ5yCk2pT6uS7vB8dE9fG0hI1jK2l"),
+            &["dm-0"],
+        );
+        block(
+            root,
+            "dm-2",
+            "253:2",
+            Some("LVM-Qc1bX3m5lW0t9nYrkVmD8w4kHnGq8fR1Zz3xJ5yCk2pT6uS7vB8dE9fG0hI1jK2l"),
+            &["dm-0"],
+        );
         write(
             root,
             "proc/self/mountinfo",
             &format!("{PSEUDO}29 1 253:1 / / rw,relatime shared:1 - ext4 /dev/mapper/vg-root rw,errors=remount-ro\n"),
         );
         // Swap file on the root filesystem: it shares the root's device stack.
-        write(root, "proc/swaps", "Filename Type Size Used Priority\n/dev/dm-2 partition 999 0 -2\n/swapfile file 1024 0 -3\n");
+        write(
+            root,
+            "proc/swaps",
+            "Filename Type Size Used Priority\n/dev/dm-2 partition 999 0 -2\n/swapfile file 1024 0 -3\n",
+        );
         let (enc, errors) = probe(root);
         assert!(errors.0.is_empty(), "{:?}", errors.0);
         assert_eq!(enc.volumes.len(), 3);
-        assert!(enc.volumes.iter().all(|v| v.encrypted == Some(true) && v.scheme.as_deref() == Some("LUKS1")));
+        assert!(
+            enc.volumes
+                .iter()
+                .all(|v| v.encrypted == Some(true) && v.scheme.as_deref() == Some("LUKS1"))
+        );
         assert_eq!(enc.volumes[2].device, "/swapfile");
         assert_eq!(enc.root_encrypted, Some(true));
         assert_eq!(enc.all_encrypted, Some(true));
@@ -594,6 +677,17 @@ mod tests {
         let (enc, errors) = probe(root);
         assert!(errors.0.is_empty(), "{:?}", errors.0);
         assert_eq!(enc.root_encrypted, Some(true));
+
+        // A second device added to the filesystem, not encrypted: the data spreads over both.
+        block(root, "sdb", "8:16", None, &[]);
+        let fs = root.join("sys/fs/btrfs/5d1f7c2e-8a4b-4f0e-9c61-2b7d3e8f9a10/devices");
+        std::fs::create_dir_all(&fs).unwrap();
+        symlink("../../../../devices/virtual/block/dm-0", fs.join("dm-0")).unwrap();
+        symlink("../../../../devices/virtual/block/sdb", fs.join("sdb")).unwrap();
+        std::fs::create_dir_all(root.join("sys/fs/btrfs/features")).unwrap();
+        let (enc, errors) = probe(root);
+        assert!(errors.0.is_empty(), "{:?}", errors.0);
+        assert_eq!(enc.root_encrypted, Some(false));
     }
 
     #[test]

@@ -172,7 +172,7 @@ pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> UsbStorage {
     let initstate = read_attr(ctx, &format!("/sys/module/{MODULE}/initstate")).ok().flatten();
     usb.module_builtin = builtin_listed(ctx, errors) || (in_sysfs && initstate.is_none());
     // Built-in code is always in the running kernel, so it counts as loaded too.
-    usb.module_loaded = matches!(initstate.as_deref(), Some("live" | "coming")) || usb.module_builtin && in_sysfs;
+    usb.module_loaded = matches!(initstate.as_deref(), Some("live" | "coming")) || usb.module_builtin;
 
     usb.usbguard_running = ctx.processes.running("usbguard-daemon");
     let conf_path = usbguard_conf_path(ctx);
@@ -316,8 +316,12 @@ blacklist usb-storage
         let c = parse_cmdline("ro modprobe.blacklist=usb_storage,uas");
         assert!(!c.kernel_refuses && c.modprobe_blacklist);
         assert_eq!(parse_cmdline("ro quiet splash"), Cmdline::default());
-        assert!(is_builtin("kernel/drivers/usb/host/xhci-hcd.ko\nkernel/drivers/usb/storage/usb-storage.ko\n"));
-        assert!(!is_builtin("kernel/drivers/usb/host/xhci-hcd.ko\nkernel/drivers/usb/storage/uas.ko\n"));
+        assert!(is_builtin(
+            "kernel/drivers/usb/host/xhci-hcd.ko\nkernel/drivers/usb/storage/usb-storage.ko\n"
+        ));
+        assert!(!is_builtin(
+            "kernel/drivers/usb/host/xhci-hcd.ko\nkernel/drivers/usb/storage/uas.ko\n"
+        ));
     }
 
     #[test]
@@ -325,7 +329,10 @@ blacklist usb-storage
         let shipped = "RuleFile=/etc/usbguard/rules.conf\nImplicitPolicyTarget=block\nPresentDevicePolicy=apply-policy\n";
         assert_eq!(blocks_by_default(shipped), Some(true));
         assert_eq!(blocks_by_default("ImplicitPolicyTarget=reject\n"), Some(true));
-        assert_eq!(blocks_by_default("#ImplicitPolicyTarget=block\nImplicitPolicyTarget=allow\n"), Some(false));
+        assert_eq!(
+            blocks_by_default("#ImplicitPolicyTarget=block\nImplicitPolicyTarget=allow\n"),
+            Some(false)
+        );
         assert_eq!(blocks_by_default("RuleFile=/etc/usbguard/rules.conf\n"), Some(true));
         assert_eq!(blocks_by_default("ImplicitPolicyTarget=maybe\n"), None);
     }
@@ -335,11 +342,23 @@ blacklist usb-storage
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         write(root, "proc/sys/kernel/osrelease", &format!("{RELEASE}\n"));
-        write(root, &format!("lib/modules/{RELEASE}/modules.builtin"), "kernel/drivers/usb/host/xhci-hcd.ko\n");
+        write(
+            root,
+            &format!("lib/modules/{RELEASE}/modules.builtin"),
+            "kernel/drivers/usb/host/xhci-hcd.ko\n",
+        );
         // The distribution's file would load the module; the admin's file of the same name replaces it.
-        write(root, "usr/lib/modprobe.d/usb.conf", "install usb-storage /sbin/modprobe --ignore-install usb-storage\n");
+        write(
+            root,
+            "usr/lib/modprobe.d/usb.conf",
+            "install usb-storage /sbin/modprobe --ignore-install usb-storage\n",
+        );
         write(root, "etc/modprobe.d/usb.conf", CIS);
-        write(root, "lib/modprobe.d/aliases.conf", "alias usb:v*p*d*dc*dsc*dp*ic08isc06ip50in* usb_storage\n");
+        write(
+            root,
+            "lib/modprobe.d/aliases.conf",
+            "alias usb:v*p*d*dc*dsc*dp*ic08isc06ip50in* usb_storage\n",
+        );
         let (usb, errors) = probe(root, vec![]);
         assert!(errors.0.is_empty(), "{:?}", errors.0);
         assert!(usb.module_disabled && usb.module_blacklisted);
@@ -359,12 +378,19 @@ blacklist usb-storage
     fn the_first_install_command_by_file_name_wins() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        write(root, "etc/modprobe.d/10-allow.conf", "install usb-storage /sbin/modprobe --ignore-install usb-storage\n");
+        write(
+            root,
+            "etc/modprobe.d/10-allow.conf",
+            "install usb-storage /sbin/modprobe --ignore-install usb-storage\n",
+        );
         write(root, "usr/lib/modprobe.d/50-deny.conf", "install usb-storage /bin/false\n");
         let (usb, _) = probe(root, vec![]);
         assert!(!usb.module_disabled);
         assert!(!usb.blocked);
-        assert_eq!(usb.sources, vec!["/etc/modprobe.d/10-allow.conf", "/usr/lib/modprobe.d/50-deny.conf"]);
+        assert_eq!(
+            usb.sources,
+            vec!["/etc/modprobe.d/10-allow.conf", "/usr/lib/modprobe.d/50-deny.conf"]
+        );
     }
 
     #[test]
@@ -414,7 +440,11 @@ blacklist usb-storage
     fn usbguard_blocks_only_while_running_with_a_blocking_default() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        write(root, "etc/usbguard/usbguard-daemon.conf", "RuleFile=/etc/usbguard/rules.conf\nImplicitPolicyTarget=block\n");
+        write(
+            root,
+            "etc/usbguard/usbguard-daemon.conf",
+            "RuleFile=/etc/usbguard/rules.conf\nImplicitPolicyTarget=block\n",
+        );
         let (usb, errors) = probe(root, vec![]);
         assert!(errors.0.is_empty(), "{:?}", errors.0);
         assert_eq!(usb.usbguard_blocks_by_default, Some(true));
