@@ -144,6 +144,11 @@ impl Framework {
                 .map_err(|e| ExecutionError::function_error("age_days", format!("{ts:?} is not an RFC 3339 time: {e}")))
         });
         debug_assert!(added.is_ok(), "age_days clashes with a CEL built-in");
+        // `unknown('why')`: a check that cannot be decided says so, and the result is `error` with that reason.
+        let added = ctx.add_function("unknown", |reason: Arc<String>| -> Result<bool, ExecutionError> {
+            Err(ExecutionError::function_error("unknown", reason.as_str()))
+        });
+        debug_assert!(added.is_ok(), "unknown clashes with a CEL built-in");
         ctx.add_variable_from_value("level", Value::Int(i64::from(target.level)));
         ctx.add_variable_from_value("role", Value::String(Arc::new(target.role.as_str().into())));
         ctx.add_variable_from_value("platform", Value::String(Arc::new(target.platform.as_str().into())));
@@ -297,7 +302,8 @@ fn explain(outcome: &Result<Value, ExecutionError>) -> String {
     match outcome {
         Ok(v) => format!("gave {} instead of true or false", v.type_of()),
         Err(ExecutionError::NoSuchKey(k)) => format!("a fact it needs is missing: {k}"),
-        Err(e) if e.to_string().contains("null_type") => {
+        Err(ExecutionError::FunctionError { function, message }) if function == "unknown" => format!("cannot be decided: {message}"),
+        Err(e) if e.to_string().contains("null_type") || e.to_string().contains("'Null'") => {
             format!("a fact it needs is unknown on this endpoint (null): {e}")
         }
         Err(e) => format!("could not be computed: {e}"),

@@ -576,3 +576,31 @@ fn arb_json(depth: u32) -> impl Strategy<Value = serde_json::Value> {
         ]
     })
 }
+
+#[test]
+fn unknown_gives_an_error_with_its_reason_and_null_facts_are_named() {
+    let undecidable = requirement(
+        "",
+        "expr = \"facts.firewall.enabled ? true : unknown('no ruleset was read')\"\nexpected.vi = \"x\"\nexpected.en = \"x\"",
+    );
+    let (_dir, fw) = catalogue(&[("a.toml", &undecidable)]);
+    let fw = fw.unwrap();
+    let mut t = target(1);
+    t.role = Role::Server;
+    let e = fw.evaluate(&FactsView::new(&Facts::default()), &t);
+    assert_eq!(e.results[0].status, Status::Error);
+    assert_eq!(e.results[0].message.as_deref(), Some("cannot be decided: no ruleset was read"));
+
+    let aged = requirement(
+        "",
+        "expr = \"age_days(facts.host.boot_time) < 1.0\"\nexpected.vi = \"x\"\nexpected.en = \"x\"",
+    );
+    let (_dir, fw) = catalogue(&[("a.toml", &aged)]);
+    let e = fw.unwrap().evaluate(&FactsView::new(&Facts::default()), &t);
+    assert_eq!(e.results[0].status, Status::Error);
+    assert!(
+        e.results[0].message.as_deref().unwrap().contains("unknown on this endpoint (null)"),
+        "{:?}",
+        e.results[0].message
+    );
+}

@@ -117,7 +117,106 @@ fn admin_host_reaching_the_internet_directly_fails_ht02() {
     assert!(statuses(&t, "HT-02").is_empty(), "HT-02 is not in force at level 3 of TCVN 14423");
 }
 
-#[allow(dead_code)]
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostExpectations {
+    run: Vec<HostRun>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostRun {
+    framework: String,
+    level: u8,
+    expect: BTreeMap<String, String>,
+}
+
+/// Copies a recorded host tree, filling in the dates that must be recent whenever the test runs.
+fn materialise(from: &Path, to: &Path, today_days: i64, dpkg_line: &str) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            materialise(&entry.path(), &target, today_days, dpkg_line);
+        } else {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let text = text
+                .replace("@TODAY@", &(today_days - 10).to_string())
+                .replace("@DPKGLOG@", dpkg_line);
+            std::fs::write(&target, text).unwrap();
+        }
+    }
+}
+
+#[test]
+fn recorded_hosts_give_the_expected_verdicts() {
+    let now = khien_proto::Timestamp::now().unix();
+    let five_days_ago = time::OffsetDateTime::from_unix_timestamp(now - 5 * 86_400).unwrap();
+    // dpkg writes local time; the probe reads /etc/localtime under the root, absent here, so UTC.
+    let dpkg_line = format!(
+        "{:04}-{:02}-{:02} 03:00:00 upgrade firefox-esr:amd64 128.4.0esr-1~deb12u1 128.5.0esr-1~deb12u1",
+        five_days_ago.year(),
+        u8::from(five_days_ago.month()),
+        five_days_ago.day()
+    );
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for name in ["weak", "hardened"] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        materialise(&hosts_dir().join(name), &root, now / 86_400, &dpkg_line);
+        let config = write_config(dir.path(), &format!("[probe]\nroot = \"{}\"\n", root.display()));
+        let text = std::fs::read_to_string(hosts_dir().join(format!("{name}.toml"))).unwrap();
+        let expectations: HostExpectations = toml::from_str(&text).unwrap_or_else(|e| panic!("{name}.toml: {e}"));
+        for run in expectations.run {
+            let out = agent(
+                &[
+                    "--config",
+                    &config,
+                    "check",
+                    "--level",
+                    &run.level.to_string(),
+                    "--framework",
+                    &run.framework,
+                    "--role",
+                    "workstation",
+                    "--format",
+                    "json",
+                    "--lang",
+                    "en",
+                ],
+                None,
+            );
+            assert!(out.code == 0 || out.code == 1, "exit {}: {}", out.code, out.stderr);
+            let c = out.json();
+            for (check, want) in &run.expect {
+                let got = c["results"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| r["check"] == check.as_str())
+                    .map(|r| {
+                        (
+                            r["status"].as_str().unwrap_or_default().to_string(),
+                            r["message"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .unwrap_or_else(|| ("absent".into(), String::new()));
+                checked += 1;
+                if &got.0 != want {
+                    problems.push(format!(
+                        "{name} [{} level {}]: {check} is {} ({}), expected {want}",
+                        run.framework, run.level, got.0, got.1
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(checked > 50, "only {checked} verdicts checked");
+}
+
 fn hosts_dir() -> std::path::PathBuf {
     workspace().join("tests/hosts")
 }

@@ -4,8 +4,6 @@ use super::{Errors, ProbeContext, root::describe};
 use khien_proto::facts::{Host, Os};
 use khien_proto::{Role, Timestamp};
 
-const PROBE: &str = "host";
-
 /// Display managers and desktop shells whose presence marks a workstation.
 const DESKTOP_PROCESSES: [&str; 9] = ["gdm", "gdm3", "lightdm", "sddm", "xdm", "lxdm", "gnome-shell", "Xorg", "Xwayland"];
 
@@ -20,7 +18,7 @@ pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Host {
     };
     match root.read_to_string("/proc/sys/kernel/hostname") {
         Ok(s) => host.hostname = s.trim().to_string(),
-        Err(e) => errors.push(PROBE, describe("/proc/sys/kernel/hostname", &e)),
+        Err(e) => errors.push("host.hostname", describe("/proc/sys/kernel/hostname", &e)),
     }
     host.machine_id = ["/etc/machine-id", "/var/lib/dbus/machine-id"]
         .iter()
@@ -32,16 +30,16 @@ pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Host {
         .find_map(|p| root.read_optional(p).transpose())
     {
         Some(Ok(text)) => host.os = parse_os_release(&text),
-        Some(Err(e)) => errors.push(PROBE, describe("/etc/os-release", &e)),
-        None => errors.push(PROBE, "neither /etc/os-release nor /usr/lib/os-release exists"),
+        Some(Err(e)) => errors.push("host.os", describe("/etc/os-release", &e)),
+        None => errors.push("host.os", "neither /etc/os-release nor /usr/lib/os-release exists"),
     }
     match root.read_to_string("/proc/sys/kernel/osrelease") {
         Ok(s) => host.kernel = Some(s.trim().to_string()),
-        Err(e) => errors.push(PROBE, describe("/proc/sys/kernel/osrelease", &e)),
+        Err(e) => errors.push("host.kernel", describe("/proc/sys/kernel/osrelease", &e)),
     }
     match root.read_to_string("/proc/stat") {
         Ok(s) => host.boot_time = parse_btime(&s).and_then(Timestamp::from_unix),
-        Err(e) => errors.push(PROBE, describe("/proc/stat", &e)),
+        Err(e) => errors.push("host.boot_time", describe("/proc/stat", &e)),
     }
     if let Ok(s) = root.read_to_string("/proc/uptime") {
         host.uptime_seconds = s.split_whitespace().next().and_then(|x| x.parse::<f64>().ok()).map(|x| x as u64);

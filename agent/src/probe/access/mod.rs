@@ -33,7 +33,15 @@ pub struct Access {
 }
 
 pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Access {
-    let pam = pam::PamConfig::load(&ctx.root, errors);
+    let mut pam_errors = Errors::default();
+    let pam = pam::PamConfig::load(&ctx.root, &mut pam_errors);
+    // An unreadable PAM stack leaves all three sections in doubt; checks find
+    // failures by the fact path they read, so each section gets the message.
+    for e in pam_errors.0 {
+        for section in ["password_policy", "lockout", "mfa"] {
+            errors.push(section, format!("{}: {}", e.probe, e.message));
+        }
+    }
     let auth = auth::collect(ctx, &pam, errors);
     Access {
         accounts: accounts::collect(ctx, errors),

@@ -1,0 +1,3 @@
+TMOUT=300
+readonly TMOUT
+export TMOUT
