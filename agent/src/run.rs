@@ -217,7 +217,7 @@ fn open(config: &Config, dir: &StateDir) -> Result<Agent, RunError> {
     let policy_digest = khien_policy::locate::find(None, config.policies_dir.as_deref())
         .ok()
         .and_then(|d| khien_policy::Catalogue::open(&d).ok())
-        .map(|c| c.digest)
+        .map(|c| c.digest())
         .unwrap_or_default();
     Ok(Agent {
         config: config.clone(),

@@ -35,7 +35,7 @@ impl Policies {
             .unwrap_or_else(|| frameworks.keys().min().cloned().unwrap_or_default());
         Ok(Policies {
             dir: dir.to_path_buf(),
-            digest: catalogue.digest,
+            digest: catalogue.digest(),
             default_framework,
             frameworks,
         })

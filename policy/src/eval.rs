@@ -61,6 +61,10 @@ fn env() -> Arc<cel::Env> {
 }
 
 /// Facts prepared once for any number of evaluations (several systems, levels or frameworks).
+///
+/// The package inventory (`packages.installed`) is left out: no requirement asks
+/// for one package (checks use `count`, `digest` and the pending updates), and
+/// converting hundreds of entries doubled the cost of preparing the facts.
 pub struct FactsView {
     cel: Value,
     /// `cel` in the interpreter's own representation, built once: binding a
@@ -76,7 +80,14 @@ impl FactsView {
         // Straight into CEL values: going through a JSON tree first doubled the
         // cost, and the collector needs no JSON on its hot path. Serialising the
         // fact model cannot fail: its map keys are strings.
-        let cel = cel::to_value(facts).unwrap_or(Value::Null);
+        let cel = if facts.packages.installed.is_empty() {
+            cel::to_value(facts)
+        } else {
+            let mut visible = facts.clone();
+            visible.packages.installed = Vec::new();
+            cel::to_value(&visible)
+        }
+        .unwrap_or(Value::Null);
         FactsView {
             val: to_val(&cel),
             cel,
@@ -86,7 +97,10 @@ impl FactsView {
     }
 
     /// From facts already in JSON form (arbitrary JSON, even).
-    pub fn from_json(json: serde_json::Value, errors: Vec<ProbeError>) -> Self {
+    pub fn from_json(mut json: serde_json::Value, errors: Vec<ProbeError>) -> Self {
+        if let Some(p) = json.get_mut("packages").and_then(|p| p.as_object_mut()) {
+            p.remove("installed");
+        }
         let cel = json_to_cel(&json);
         FactsView {
             val: to_val(&cel),

@@ -93,8 +93,42 @@ pub struct FrameworkInfo {
     pub valid_until: Option<String>,
     pub base: Option<String>,
     pub dir: PathBuf,
-    pub digest: String,
-    files: Vec<SourceFile>,
+    /// The framework's files, header included, sorted; read again when the framework is loaded,
+    /// so that opening a catalogue costs only the headers.
+    paths: Vec<PathBuf>,
+}
+
+impl FrameworkInfo {
+    fn read_files(&self) -> Result<Vec<SourceFile>, LoadErrors> {
+        self.paths
+            .iter()
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map(|text| SourceFile { path: path.clone(), text })
+                    .map_err(|e| LoadErrors::one(path.display().to_string(), format!("cannot read: {e}")))
+            })
+            .collect()
+    }
+
+    /// SHA-256 over the framework's files (name and text), the `policy_digest` of its evaluations.
+    pub fn digest(&self) -> String {
+        match self.read_files() {
+            Ok(files) => digest_of(&files),
+            // Still an identifier: it differs from any readable catalogue's.
+            Err(e) => sha256_hex(e.to_string().as_bytes()),
+        }
+    }
+}
+
+fn digest_of(files: &[SourceFile]) -> String {
+    let mut input = Vec::new();
+    for f in files {
+        input.extend_from_slice(f.path.file_name().unwrap_or_default().as_encoded_bytes());
+        input.push(0);
+        input.extend_from_slice(f.text.as_bytes());
+        input.push(0);
+    }
+    sha256_hex(&input)
 }
 
 #[derive(Clone, Debug)]
@@ -108,8 +142,6 @@ struct SourceFile {
 pub struct Catalogue {
     pub root: PathBuf,
     pub frameworks: BTreeMap<String, FrameworkInfo>,
-    /// SHA-256 over every policy file, reported with each agent report.
-    pub digest: String,
 }
 
 #[derive(Deserialize)]
@@ -193,17 +225,9 @@ impl Catalogue {
         }
         let mut errors = Vec::new();
         let mut frameworks = BTreeMap::new();
-        let mut bundle = Vec::new();
         for dir in dirs {
             match read_framework(&dir) {
                 Ok(info) => {
-                    for f in &info.files {
-                        let rel = f.path.strip_prefix(root).unwrap_or(&f.path);
-                        bundle.extend_from_slice(rel.to_string_lossy().as_bytes());
-                        bundle.push(0);
-                        bundle.extend_from_slice(f.text.as_bytes());
-                        bundle.push(0);
-                    }
                     if let Some(prev) = frameworks.insert(info.id.clone(), info) {
                         errors.push(PolicyError {
                             location: prev.dir.join(HEADER_FILE).display().to_string(),
@@ -222,8 +246,29 @@ impl Catalogue {
         Ok(Catalogue {
             root: root.to_path_buf(),
             frameworks,
-            digest: sha256_hex(&bundle),
         })
+    }
+
+    /// SHA-256 over every policy file (path and text), reported with each agent report.
+    pub fn digest(&self) -> String {
+        let mut bundle = Vec::new();
+        for info in self.frameworks.values() {
+            let files = match info.read_files() {
+                Ok(files) => files,
+                Err(e) => {
+                    bundle.extend_from_slice(e.to_string().as_bytes());
+                    continue;
+                }
+            };
+            for f in &files {
+                let rel = f.path.strip_prefix(&self.root).unwrap_or(&f.path);
+                bundle.extend_from_slice(rel.to_string_lossy().as_bytes());
+                bundle.push(0);
+                bundle.extend_from_slice(f.text.as_bytes());
+                bundle.push(0);
+            }
+        }
+        sha256_hex(&bundle)
     }
 
     /// The framework new assessments use when none is named.
@@ -261,17 +306,8 @@ fn read_framework(dir: &Path) -> Result<FrameworkInfo, LoadErrors> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
         .collect();
     paths.sort();
-    let mut files = Vec::with_capacity(paths.len());
-    for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|e| LoadErrors::one(path.display().to_string(), format!("cannot read: {e}")))?;
-        files.push(SourceFile { path, text });
-    }
-    let header_text = files
-        .iter()
-        .find(|f| f.path == header_path)
-        .map(|f| f.text.as_str())
-        .unwrap_or_default();
-    let raw: RawHeader = toml::from_str(header_text).map_err(|e| toml_error(&header_path, header_text, &e))?;
+    let header_text = std::fs::read_to_string(&header_path).map_err(|e| LoadErrors::one(&loc, format!("cannot read: {e}")))?;
+    let raw: RawHeader = toml::from_str(&header_text).map_err(|e| toml_error(&header_path, &header_text, &e))?;
     let mut problems = Vec::new();
     let dir_name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if raw.id != dir_name {
@@ -300,13 +336,6 @@ fn read_framework(dir: &Path) -> Result<FrameworkInfo, LoadErrors> {
                 .collect(),
         ));
     }
-    let mut digest_input = Vec::new();
-    for f in &files {
-        digest_input.extend_from_slice(f.path.file_name().unwrap_or_default().as_encoded_bytes());
-        digest_input.push(0);
-        digest_input.extend_from_slice(f.text.as_bytes());
-        digest_input.push(0);
-    }
     Ok(FrameworkInfo {
         id: raw.id,
         status: raw.status,
@@ -316,8 +345,7 @@ fn read_framework(dir: &Path) -> Result<FrameworkInfo, LoadErrors> {
         valid_until: raw.valid_until,
         base: raw.base,
         dir: dir.to_path_buf(),
-        digest: sha256_hex(&digest_input),
-        files,
+        paths,
     })
 }
 
@@ -325,7 +353,8 @@ fn load_framework(info: &FrameworkInfo) -> Result<Framework, LoadErrors> {
     let mut errors = Vec::new();
     let mut requirements: Vec<Requirement> = Vec::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
-    for file in info.files.iter().filter(|f| f.path.file_name().is_some_and(|n| n != HEADER_FILE)) {
+    let files = info.read_files()?;
+    for file in files.iter().filter(|f| f.path.file_name().is_some_and(|n| n != HEADER_FILE)) {
         let raw: RawFile = match toml::from_str(&file.text) {
             Ok(raw) => raw,
             Err(e) => {
@@ -366,7 +395,7 @@ fn load_framework(info: &FrameworkInfo) -> Result<Framework, LoadErrors> {
         valid_until: info.valid_until.clone(),
         base: info.base.clone(),
         requirements,
-        digest: info.digest.clone(),
+        digest: digest_of(&files),
     })
 }
 

@@ -363,6 +363,9 @@ fn checks_read_only_facts_the_model_has() {
                 compiled.extend(check.applies.iter());
                 for c in compiled {
                     for path in &c.fact_paths {
+                        if khien_policy::expr::path_covers("packages.installed", path) {
+                            problems.push(format!("{}: {} reads facts.{path}: the package inventory is not visible to policies", fw.id, check.id));
+                        }
                         if khien_policy::expr::lookup(&base, path).is_none() {
                             let why = if khien_policy::expr::lookup(&empty, path).is_none() && !path.contains('.') {
                                 "is not in the fact model"

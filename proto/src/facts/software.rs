@@ -14,7 +14,7 @@ pub struct Packages {
     pub count: u32,
     /// SHA-256 over the sorted `name version arch` lines: changes when anything is installed or removed.
     pub digest: Option<String>,
-    /// Installed packages, sorted by name.
+    /// Installed packages, sorted by name. Reported for the inventory; not visible to policies.
     pub installed: Vec<Package>,
     /// When a package was last installed or upgraded (dpkg log, apt history or rpm install times).
     pub last_update: Option<Timestamp>,
