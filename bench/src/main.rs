@@ -28,8 +28,8 @@ enum Cmd {
         level: u8,
         #[arg(long, default_value_t = 30)]
         runs: usize,
-        /// The agent binary to time (build it with `cargo build --release`)
-        #[arg(long, default_value = "target/release/khien-agent")]
+        /// The agent binary to time, as shipped (`cargo build --profile agent -p khien-agent`)
+        #[arg(long, default_value = "target/agent/khien-agent")]
         agent: PathBuf,
         /// Runs of OpenSCAP (each takes seconds); 0 to skip it
         #[arg(long, default_value_t = 5)]

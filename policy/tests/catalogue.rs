@@ -364,7 +364,10 @@ fn checks_read_only_facts_the_model_has() {
                 for c in compiled {
                     for path in &c.fact_paths {
                         if khien_policy::expr::path_covers("packages.installed", path) {
-                            problems.push(format!("{}: {} reads facts.{path}: the package inventory is not visible to policies", fw.id, check.id));
+                            problems.push(format!(
+                                "{}: {} reads facts.{path}: the package inventory is not visible to policies",
+                                fw.id, check.id
+                            ));
                         }
                         if khien_policy::expr::lookup(&base, path).is_none() {
                             let why = if khien_policy::expr::lookup(&empty, path).is_none() && !path.contains('.') {

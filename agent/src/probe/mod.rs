@@ -19,6 +19,8 @@ pub mod procs;
 pub mod root;
 pub mod software;
 pub mod system;
+#[cfg(test)]
+pub mod testing;
 
 use crate::config::ProbeConfig;
 use khien_proto::facts::{FACTS_SCHEMA, ProbeError};
@@ -79,23 +81,35 @@ pub fn collect(config: &ProbeConfig) -> Facts {
     std::thread::scope(|s| {
         let firewall = s.spawn(|| run(|e| firewall::collect(&ctx, e)));
         let antivirus = s.spawn(|| run(|e| antivirus::collect(&ctx, e)));
-        let packages = s.spawn(|| run(|e| packages::collect(&ctx, e)));
-        let software = s.spawn(|| run(|e| software::collect(&ctx, e)));
+        // Software is found in the package inventory, so it follows the packages probe.
+        let packages = s.spawn(|| {
+            run(|e| {
+                let packages = packages::collect(&ctx, e);
+                let software = software::collect(&ctx, &packages.installed, e);
+                (packages, software)
+            })
+        });
         // Up to two seconds when the canary is silently dropped, which is the passing case.
-        let egress = s.spawn(|| network::egress::collect(&ctx));
+        let egress = ctx
+            .config
+            .egress_target
+            .is_some()
+            .then(|| s.spawn(|| network::egress::collect(&ctx)));
         facts.host = host::collect(&ctx, &mut errors);
         facts.network = network::collect(&ctx, &mut errors);
         let access = access::collect(&ctx, &mut errors);
         let logs = logs::collect(&ctx, &mut errors);
         let system = system::collect(&ctx, &mut errors);
-        facts.network.egress = egress.join().unwrap_or_else(|_| {
-            errors.push("network.egress", "probe panicked; this is a bug in the agent");
-            None
+        facts.network.egress = egress.and_then(|h| {
+            h.join().unwrap_or_else(|_| {
+                errors.push("network.egress", "probe panicked; this is a bug in the agent");
+                None
+            })
         });
         facts.firewall = joined(firewall, "firewall", &mut errors);
         facts.antivirus = joined(antivirus, "antivirus.products", &mut errors);
-        facts.packages = joined(packages, "packages", &mut errors);
-        let software = joined(software, "software", &mut errors);
+        let (packages, software) = joined(packages, "packages", &mut errors);
+        facts.packages = packages;
         facts.software = software.software;
         facts.directory = software.directory;
         facts.accounts = access.accounts;

@@ -250,6 +250,7 @@ mod tests {
     use crate::config::ProbeConfig;
     use crate::probe::procs::{Process, Processes};
     use crate::probe::root::Root;
+    use crate::probe::testing::write;
     use std::path::Path;
 
     /// Debian 12's auditd.conf as the package installs it.
@@ -332,12 +333,6 @@ end_of_event_timeout = 2
 ## Make the configuration immutable - reboot is required to change audit rules
 -e 2
 ";
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
 
     fn probe(root: &Path, processes: Processes) -> (Audit, Errors) {
         let config = ProbeConfig::default();

@@ -52,6 +52,7 @@ mod tests {
     use crate::config::ProbeConfig;
     use crate::probe::procs::{Process, Processes};
     use crate::probe::root::Root;
+    use crate::probe::testing::write;
     use std::path::Path;
 
     /// Debian 12's journald.conf: every line commented, showing the compiled-in defaults.
@@ -79,12 +80,6 @@ mod tests {
 #ForwardToKMsg=no
 #Audit=no
 ";
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
 
     fn probe(root: &Path, processes: Processes) -> (Journald, Errors) {
         let config = ProbeConfig::default();

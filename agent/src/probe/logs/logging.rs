@@ -246,8 +246,9 @@ pub fn summarise(journald: Journald, syslog: Syslog, rotation: Rotation, forward
 mod tests {
     use super::*;
     use crate::config::ProbeConfig;
-    use crate::probe::procs::{Process, Processes};
+    use crate::probe::procs::Processes;
     use crate::probe::root::Root;
+    use crate::probe::testing::{process, write};
     use khien_proto::facts::LogTarget;
     use std::path::Path;
 
@@ -277,21 +278,6 @@ include /etc/logrotate.d
 
 # system-specific logs may also be configured here.
 ";
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    fn process(pid: u32, name: &str) -> Process {
-        Process {
-            pid,
-            comm: name.chars().take(15).collect(),
-            argv0: name.into(),
-            args: vec![],
-        }
-    }
 
     fn probe(root: &Path, processes: Processes) -> (Logging, Errors) {
         let config = ProbeConfig::default();

@@ -295,8 +295,9 @@ fn kernel_clock() -> std::io::Result<Option<(bool, u64)>> {
 mod tests {
     use super::*;
     use crate::config::ProbeConfig;
-    use crate::probe::procs::{Process, Processes};
+    use crate::probe::procs::Processes;
     use crate::probe::root::Root;
+    use crate::probe::testing::{process, write};
     use std::path::Path;
 
     /// Debian 12's chrony.conf.
@@ -366,21 +367,6 @@ leapsectz right/UTC
 #PollIntervalMinSec=32
 #PollIntervalMaxSec=2048
 ";
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    fn process(pid: u32, name: &str) -> Process {
-        Process {
-            pid,
-            comm: name.chars().take(15).collect(),
-            argv0: name.into(),
-            args: vec![],
-        }
-    }
 
     fn probe(root: &Path, processes: Processes) -> (TimeSync, Errors) {
         let config = ProbeConfig::default();

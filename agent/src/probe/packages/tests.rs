@@ -4,6 +4,7 @@ use super::*;
 use crate::config::ProbeConfig;
 use crate::probe::procs::Processes;
 use crate::probe::root::Root;
+use crate::probe::testing::write;
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
@@ -102,12 +103,6 @@ Components: main
 
 const SEC_LIST: &str = "var/lib/apt/lists/deb.debian.org_debian-security_dists_bookworm-security_main_binary-amd64_Packages";
 const UPD_LIST: &str = "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm-updates_main_binary-amd64_Packages";
-
-fn write(root: &Path, rel: &str, content: impl AsRef<[u8]>) {
-    let path = root.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
-}
 
 fn write_lz4(root: &Path, rel: &str, content: &str) {
     let mut enc = lz4_flex::frame::FrameEncoder::new(Vec::new());

@@ -209,6 +209,7 @@ pub(super) mod tests {
     use crate::config::ProbeConfig;
     use crate::probe::procs::Processes;
     use crate::probe::root::Root;
+    use crate::probe::testing::write;
 
     pub(crate) const SSSD_CONF_TEXT: &str = "\
 [sssd]
@@ -277,12 +278,6 @@ access_provider = ad
         );
         assert_eq!(nslcd.uris, vec!["ldap://ldap1.bo.vn", "ldaps://ldap2.bo.vn"]);
         assert_eq!(nslcd.bases, vec!["dc=bo,dc=vn", "ou=people,dc=bo,dc=vn"]);
-    }
-
-    fn write(root: &std::path::Path, path: &str, text: &str) {
-        let p = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
     }
 
     fn collect_in(root: &std::path::Path) -> (Directory, Errors) {

@@ -1,24 +1,18 @@
 //! Notable software from a data table (browsers, mail, VPN, remote access,
 //! backup and security agents), browser policies and directory membership.
 //!
-//! Each product of [`table`] is looked for by dpkg package (which gives its
-//! version), then by install path, then by running process. RPM databases are
-//! not read here: on RPM systems products are found by path or process, and
-//! carry no version.
+//! Each product of [`table`] is looked for among the installed packages (the
+//! packages probe's inventory, dpkg or rpm, which gives its version), then by
+//! install path, then by running process.
 
 pub mod browser_policy;
 pub mod directory;
-pub mod dpkg;
 pub mod table;
 pub mod wazuh;
 
-use super::root::describe;
 use super::{Errors, ProbeContext};
-use khien_proto::facts::{Directory, Software, SoftwareItem};
-use std::collections::{HashMap, HashSet};
+use khien_proto::facts::{Directory, Package, Software, SoftwareItem};
 use table::{Category, SoftwareSpec};
-
-const PROBE: &str = "software";
 
 #[derive(Debug, Default)]
 pub struct SoftwareFacts {
@@ -26,12 +20,12 @@ pub struct SoftwareFacts {
     pub directory: Directory,
 }
 
-pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> SoftwareFacts {
+/// `installed` is the package inventory, sorted by name (`Packages::installed`).
+pub fn collect(ctx: &ProbeContext<'_>, installed: &[Package], errors: &mut Errors) -> SoftwareFacts {
     let table = table::builtin();
-    let installed = installed_packages(ctx, &table, errors);
     let mut software = Software::default();
     for spec in &table {
-        let Some(mut item) = detect(ctx, spec, &installed) else { continue };
+        let Some(mut item) = detect(ctx, spec, installed) else { continue };
         match spec.id.as_str() {
             "wazuh-agent" => wazuh::enrich(ctx, &mut item, "/var/ossec/var/run/wazuh-agentd.state", errors),
             "ossec-agent" => wazuh::enrich(ctx, &mut item, "/var/ossec/var/run/ossec-agentd.state", errors),
@@ -54,24 +48,8 @@ pub fn collect(ctx: &ProbeContext<'_>, errors: &mut Errors) -> SoftwareFacts {
     }
 }
 
-/// Versions of the table's packages that dpkg has installed.
-fn installed_packages(ctx: &ProbeContext<'_>, table: &[SoftwareSpec], errors: &mut Errors) -> HashMap<String, String> {
-    match ctx.root.read_optional(dpkg::STATUS) {
-        Ok(Some(text)) => {
-            let wanted: HashSet<&str> = table.iter().flat_map(|s| &s.packages).map(String::as_str).collect();
-            dpkg::find_installed(&text, &wanted)
-        }
-        // Not a dpkg system: paths and processes still find the products.
-        Ok(None) => HashMap::new(),
-        Err(e) => {
-            errors.push(PROBE, describe(ctx.root.path(dpkg::STATUS), &e));
-            HashMap::new()
-        }
-    }
-}
-
 /// The product, when this machine has it.
-pub fn detect(ctx: &ProbeContext<'_>, spec: &SoftwareSpec, installed: &HashMap<String, String>) -> Option<SoftwareItem> {
+pub fn detect(ctx: &ProbeContext<'_>, spec: &SoftwareSpec, installed: &[Package]) -> Option<SoftwareItem> {
     let running = (!spec.processes.is_empty()).then(|| spec.processes.iter().any(|p| ctx.processes.running(p)));
     let mut item = SoftwareItem {
         id: spec.id.clone(),
@@ -80,10 +58,10 @@ pub fn detect(ctx: &ProbeContext<'_>, spec: &SoftwareSpec, installed: &HashMap<S
         running,
         ..SoftwareItem::default()
     };
-    if let Some((package, version)) = spec.packages.iter().find_map(|p| installed.get_key_value(p.as_str())) {
-        item.version = Some(version.clone());
+    if let Some(package) = spec.packages.iter().find_map(|p| find_package(installed, p)) {
+        item.version = Some(package.version.clone());
         item.source = "package".into();
-        item.details.insert("package".into(), package.clone());
+        item.details.insert("package".into(), package.name.clone());
     } else if let Some(path) = spec.paths.iter().find(|p| ctx.root.exists(p.as_str())) {
         item.source = "path".into();
         item.details.insert("path".into(), path.clone());
@@ -95,12 +73,19 @@ pub fn detect(ctx: &ProbeContext<'_>, spec: &SoftwareSpec, installed: &HashMap<S
     Some(item)
 }
 
+/// The first architecture of a package in the sorted inventory.
+fn find_package<'a>(installed: &'a [Package], name: &str) -> Option<&'a Package> {
+    let i = installed.partition_point(|p| p.name.as_str() < name);
+    installed.get(i).filter(|p| p.name == name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::ProbeConfig;
-    use crate::probe::procs::{Process, Processes};
+    use crate::probe::procs::Processes;
     use crate::probe::root::Root;
+    use crate::probe::testing::{process, write};
     use std::path::Path;
 
     const DPKG_STATUS: &str = "\
@@ -135,21 +120,6 @@ Version: 1:115.12.0-1~deb12u1
 Description: mail/news client with RSS, chat and integrated spam filter support
 ";
 
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    fn process(pid: u32, name: &str) -> Process {
-        Process {
-            pid,
-            comm: name.chars().take(15).collect(),
-            argv0: name.into(),
-            args: Vec::new(),
-        }
-    }
-
     fn collect_in(root: &Path, processes: Processes) -> (SoftwareFacts, Errors) {
         let config = ProbeConfig {
             root: root.into(),
@@ -157,14 +127,15 @@ Description: mail/news client with RSS, chat and integrated spam filter support
         };
         let ctx = ProbeContext::new(Root::new(root), processes, &config);
         let mut errors = Errors::default();
-        (collect(&ctx, &mut errors), errors)
+        let packages = crate::probe::packages::collect(&ctx, &mut errors);
+        (collect(&ctx, &packages.installed, &mut errors), errors)
     }
 
     #[test]
     fn a_managed_desktop() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        write(root, dpkg::STATUS, DPKG_STATUS);
+        write(root, "/var/lib/dpkg/status", DPKG_STATUS);
         write(root, "/var/ossec/etc/ossec.conf", wazuh::tests::OSSEC_CONF_TEXT);
         write(root, "/var/ossec/var/run/wazuh-agentd.state", wazuh::tests::STATE_TEXT);
         write(

@@ -372,6 +372,7 @@ mod tests {
     use crate::config::ProbeConfig;
     use crate::probe::procs::Processes;
     use crate::probe::root::Root;
+    use crate::probe::testing::write;
     use std::os::unix::fs::symlink;
     use std::path::Path;
 
@@ -394,12 +395,6 @@ mod tests {
         }
         symlink(&real, root.join(format!("sys/class/block/{name}"))).unwrap();
         symlink(&real, root.join(format!("sys/dev/block/{dev}"))).unwrap();
-    }
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
     }
 
     fn probe(root: &Path) -> (DiskEncryption, Errors) {
@@ -526,7 +521,7 @@ mod tests {
         write(
             root,
             "proc/self/mountinfo",
-            &format!(
+            format!(
                 "{PSEUDO}\
                  29 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/luks-6a1c rw\n\
                  30 29 259:1 / /boot/efi rw,relatime shared:3 - vfat /dev/nvme0n1p1 rw\n"
@@ -591,7 +586,7 @@ mod tests {
         write(
             root,
             "proc/self/mountinfo",
-            &format!("{PSEUDO}29 1 253:1 / / rw,relatime shared:1 - ext4 /dev/mapper/vg-root rw,errors=remount-ro\n"),
+            format!("{PSEUDO}29 1 253:1 / / rw,relatime shared:1 - ext4 /dev/mapper/vg-root rw,errors=remount-ro\n"),
         );
         // Swap file on the root filesystem: it shares the root's device stack.
         write(
@@ -622,7 +617,7 @@ mod tests {
         write(
             root,
             "proc/self/mountinfo",
-            &format!(
+            format!(
                 "{PSEUDO}\
                  29 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n\
                  30 29 253:0 / /home rw,relatime shared:2 - xfs /dev/mapper/home rw,attr2,inode64\n"

@@ -148,6 +148,7 @@ mod tests {
     use crate::config::ProbeConfig;
     use crate::probe::procs::Processes;
     use crate::probe::root::Root;
+    use crate::probe::testing::write;
     use std::path::Path;
 
     const UBUNTU_PROFILES: &str = "\
@@ -163,12 +164,6 @@ rsyslogd (complain)
 firefox (unconfined)
 sbuild (unconfined)
 ";
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
 
     fn probe(root: &Path) -> (Hardening, Errors) {
         let config = ProbeConfig {

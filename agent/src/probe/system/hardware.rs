@@ -285,13 +285,8 @@ mod tests {
     use crate::config::ProbeConfig;
     use crate::probe::procs::Processes;
     use crate::probe::root::Root;
+    use crate::probe::testing::write;
     use std::path::Path;
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
 
     fn probe(root: &Path) -> (Hardware, Errors) {
         let config = ProbeConfig {
@@ -305,7 +300,7 @@ mod tests {
 
     fn dmi_files(root: &Path, files: &[(&str, &str)]) {
         for (name, value) in files {
-            write(root, &format!("sys/class/dmi/id/{name}"), &format!("{value}\n"));
+            write(root, &format!("sys/class/dmi/id/{name}"), format!("{value}\n"));
         }
     }
 

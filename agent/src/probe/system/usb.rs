@@ -248,6 +248,7 @@ mod tests {
     use crate::config::ProbeConfig;
     use crate::probe::procs::{Process, Processes};
     use crate::probe::root::Root;
+    use crate::probe::testing::write;
     use std::path::Path;
 
     const CIS: &str = "\
@@ -257,12 +258,6 @@ blacklist usb-storage
 ";
 
     const RELEASE: &str = "6.1.0-28-amd64";
-
-    fn write(root: &Path, path: &str, text: &str) {
-        let p = root.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
 
     fn probe(root: &Path, processes: Vec<Process>) -> (UsbStorage, Errors) {
         let config = ProbeConfig {
@@ -341,7 +336,7 @@ blacklist usb-storage
     fn install_false_blocks_and_etc_overrides_usr_lib() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        write(root, "proc/sys/kernel/osrelease", &format!("{RELEASE}\n"));
+        write(root, "proc/sys/kernel/osrelease", format!("{RELEASE}\n"));
         write(
             root,
             &format!("lib/modules/{RELEASE}/modules.builtin"),
