@@ -12,6 +12,7 @@ pub mod antivirus;
 pub mod command;
 pub mod firewall;
 pub mod host;
+pub mod localtime;
 pub mod logs;
 pub mod network;
 pub mod packages;

@@ -1,7 +1,7 @@
 //! When a package was last installed or upgraded, from the ends of dpkg's and
 //! apt's logs. Both write local time without an offset.
 
-use super::localtime::parse_local;
+use crate::probe::localtime::parse_local;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 use time::PrimitiveDateTime;

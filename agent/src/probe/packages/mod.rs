@@ -8,18 +8,17 @@
 mod apt;
 mod aptconf;
 mod dpkg;
-mod localtime;
 mod logs;
 mod rpm;
 mod scan;
 mod sources;
 pub mod version;
 
+use super::localtime::Zone;
 use super::root::describe;
 use super::{Errors, ProbeContext, command};
 use khien_proto::Timestamp;
 use khien_proto::facts::{Package, Packages, Repository};
-use localtime::Zone;
 use std::collections::HashMap;
 use std::path::Path;
 use time::PrimitiveDateTime;
@@ -87,7 +86,7 @@ fn debian_last_update(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Option<Tim
     let dpkg = last_in_logs(ctx, errors, &logs::DPKG_LOGS, logs::last_dpkg_change);
     let apt = last_in_logs(ctx, errors, &logs::APT_HISTORY, logs::last_apt_change);
     let local = dpkg.max(apt)?;
-    local_zone(ctx).to_instant(local)
+    Zone::of_machine(&ctx.root).to_instant(local)
 }
 
 /// The last matching entry of a log, else of its previous (rotated, uncompressed) file.
@@ -111,15 +110,6 @@ fn last_in_logs(
         }
     }
     None
-}
-
-/// The machine's time zone; logs are read as UTC when there is none (the
-/// default of the C library) or it cannot be read.
-fn local_zone(ctx: &ProbeContext<'_>) -> Zone {
-    std::fs::read(ctx.root.path("/etc/localtime"))
-        .ok()
-        .and_then(|data| Zone::parse(&data))
-        .unwrap_or_else(Zone::utc)
 }
 
 /// Newest modification time of the release files of the lists and of the

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::ProbeConfig;
+use crate::probe::localtime;
 use crate::probe::procs::Processes;
 use crate::probe::root::Root;
 use crate::probe::testing::write;

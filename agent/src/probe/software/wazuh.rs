@@ -2,9 +2,9 @@
 //! their last contact with it (the state file `*-agentd` rewrites every few
 //! seconds). GS-01 asks for a HIDS agent that is active and reports.
 
+use crate::probe::localtime::{Zone, parse_local};
 use crate::probe::root::describe;
 use crate::probe::{Errors, ProbeContext};
-use khien_proto::Timestamp;
 use khien_proto::facts::SoftwareItem;
 
 const PROBE: &str = "software.security_agents";
@@ -29,7 +29,11 @@ pub fn enrich(ctx: &ProbeContext<'_>, item: &mut SoftwareItem, state_file: &str,
     match ctx.root.read_optional(state_file) {
         Ok(Some(text)) => {
             let state = parse_state(&text);
-            item.last_contact = state.last_ack.as_deref().and_then(parse_local_time);
+            item.last_contact = state
+                .last_ack
+                .as_deref()
+                .and_then(parse_local)
+                .and_then(|t| Zone::of_machine(&ctx.root).to_instant(t));
             if let Some(status) = state.status {
                 item.details.insert("status".into(), status);
             }
@@ -120,17 +124,6 @@ pub fn parse_state(text: &str) -> AgentState {
     state
 }
 
-/// `YYYY-MM-DD HH:MM:SS` as agentd writes it. It is local time
-/// (`localtime_r` + `strftime`), but the agent does not know the zone
-/// offset without parsing `/etc/localtime`, so it is read as UTC: off by the
-/// zone offset (7 h in Vietnam, making the contact look more recent), which
-/// freshness checks measured in days tolerate. Empty until the first contact.
-pub fn parse_local_time(text: &str) -> Option<Timestamp> {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    let t = time::PrimitiveDateTime::parse(text.trim(), format).ok()?;
-    Some(Timestamp::from(t.assume_utc()))
-}
-
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -217,12 +210,12 @@ msg_sent='8213'
         let state = parse_state(STATE_TEXT);
         assert_eq!(state.status.as_deref(), Some("connected"));
         assert_eq!(state.last_keepalive.as_deref(), Some("2026-11-20 10:00:00"));
-        assert_eq!(
-            parse_local_time(state.last_ack.as_deref().unwrap()).unwrap().to_string(),
-            "2026-11-20T09:59:58Z"
-        );
+        // agentd writes local time: in Vietnam (UTC+7) this is 02:59:58 UTC.
+        let zone = Zone::parse(&crate::probe::localtime::tzif(0, 0, 7 * 3600)).unwrap();
+        let at = zone.to_instant(parse_local(state.last_ack.as_deref().unwrap()).unwrap()).unwrap();
+        assert_eq!(at.to_string(), "2026-11-20T02:59:58Z");
         let pending = parse_state("status='pending'\nlast_keepalive=''\nlast_ack=''\n");
         assert_eq!(pending.last_ack.as_deref(), Some(""));
-        assert_eq!(parse_local_time(""), None);
+        assert_eq!(parse_local(""), None);
     }
 }

@@ -1,7 +1,7 @@
-//! Local wall-clock times of log files, turned into instants with the
-//! machine's time zone (`/etc/localtime`, a TZif file, RFC 8536).
+//! Local wall-clock times of log and state files, turned into instants with
+//! the machine's time zone (`/etc/localtime`, a TZif file, RFC 8536).
 //!
-//! dpkg and apt write their logs in local time without an offset; on a
+//! dpkg, apt and wazuh-agentd write local time without an offset; on a
 //! machine set to Asia/Ho_Chi_Minh reading them as UTC would move every
 //! update seven hours. Past the last transition of the file the last offset
 //! is kept: Debian's tzdata is built "fat", with transitions written out to
@@ -22,6 +22,15 @@ pub struct Zone {
 impl Zone {
     pub fn utc() -> Self {
         Zone::default()
+    }
+
+    /// The zone of the machine under `root`; UTC when there is none (the C
+    /// library's default) or it cannot be read.
+    pub fn of_machine(root: &super::root::Root) -> Zone {
+        std::fs::read(root.path("/etc/localtime"))
+            .ok()
+            .and_then(|data| Zone::parse(&data))
+            .unwrap_or_else(Zone::utc)
     }
 
     /// Parses a TZif file; `None` when it is not one.
