@@ -47,15 +47,16 @@ impl Text {
     }
 }
 
+/// Declared in the order frameworks are listed: the current one, overlays, legacy ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FrameworkStatus {
     /// The basis new approvals use.
     Current,
-    /// Still valid for systems approved under it, until `valid_until`.
-    Legacy,
     /// Adds to a base framework for a class of systems.
     Overlay,
+    /// Still valid for systems approved under it, until `valid_until`.
+    Legacy,
 }
 
 /// How sure the catalogue is of a requirement's wording and values
