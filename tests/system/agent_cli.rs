@@ -1,4 +1,4 @@
-//! `khien-agent facts` and `check` as a user runs them: output shape, exit codes, errors.
+//! `khien-agent facts`, `check` and `policies` as a user runs them: output shape, exit codes, errors.
 
 use khien_tests::{agent, workspace};
 use std::path::Path;
@@ -168,4 +168,70 @@ fn a_broken_policy_names_file_requirement_and_problem() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn policies_list_shows_the_three_frameworks_with_counts_per_level() {
+    let run = agent(&["policies", "list", "--format", "json", "--lang", "en"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let list = run.json();
+    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["tcvn-14423-2026", "qcvn-12-2026-bca", "tcvn-11930-2017"]);
+    for f in list.as_array().unwrap() {
+        let levels = f["levels"].as_array().unwrap();
+        assert_eq!(levels.len(), 5, "{f:#}");
+        let counts: Vec<u64> = levels.iter().map(|l| l["requirements"].as_u64().unwrap()).collect();
+        // Higher levels ask for more, never less, in these three standards.
+        assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{} {counts:?}", f["id"]);
+        assert!(levels.iter().all(|l| l["automated"].as_u64() <= l["requirements"].as_u64()));
+    }
+    assert_eq!(list[2]["valid_until"], "2027-07-01");
+    assert_eq!(list[1]["base"], "tcvn-14423-2026");
+
+    let table = agent(&["policies", "list"], None);
+    assert!(
+        table.stdout.contains("cấp độ") && table.stdout.contains("tcvn-14423-2026  [current]"),
+        "{}",
+        table.stdout
+    );
+}
+
+#[test]
+fn policies_explain_gives_thresholds_per_level_and_the_other_frameworks() {
+    let run = agent(&["policies", "explain", "md-02", "--lang", "en"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = &run.stdout;
+    assert!(out.starts_with("MD-02  Signatures updated automatically and fresh"), "{out}");
+    assert!(out.contains("max_signature_age_days | 15         | 15         | 7"), "{out}");
+    assert!(
+        out.contains("In the other frameworks:") && out.contains("qcvn-12-2026-bca"),
+        "{out}"
+    );
+
+    let json = agent(
+        &[
+            "policies",
+            "explain",
+            "TK-03",
+            "--framework",
+            "qcvn-12-2026-bca",
+            "--format",
+            "json",
+        ],
+        None,
+    )
+    .json();
+    assert_eq!(json[0]["framework"], "qcvn-12-2026-bca");
+    assert_eq!(json.as_array().unwrap().len(), 3, "the requirement in all three frameworks");
+
+    let unknown = agent(&["policies", "explain", "ZZ-99"], None);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("has no requirement ZZ-99") && unknown.stderr.contains("MD-01"),
+        "{}",
+        unknown.stderr
+    );
+    let bad_fw = agent(&["policies", "explain", "MD-01", "--framework", "nope"], None);
+    assert_eq!(bad_fw.code, 2);
+    assert!(bad_fw.stderr.contains("unknown framework \"nope\""), "{}", bad_fw.stderr);
 }
