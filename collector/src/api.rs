@@ -1,17 +1,21 @@
 //! HTTP routes: enrollment, agent reports (client certificate), and the JSON
 //! API (bearer key, scoped to an org unit's subtree). Every error is JSON:
-//! `{"error": "<code>", "message": "<what to do>"}`.
+//! `{"error": "<code>", "message": "<what to do>"}`. The register's routes
+//! (org units, systems, memberships, audit log) are in `api/register.rs`.
+
+mod register;
 
 use crate::enroll::{self, EnrollError};
 use crate::evaluate::{self, Policies, Scope};
 use crate::ingest::{Ingest, IngestError};
-use crate::store::{Store, StoreError};
+use crate::register::{Caller, Frameworks};
+use crate::store::{ApiKey, Store, StoreError};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use khien_policy::FactsView;
 use khien_proto::enroll::{ApiErrorBody, EnrollRequest};
@@ -29,6 +33,10 @@ pub struct App {
     pub url: String,
     pub max_report_bytes: usize,
     pub fresh_signature_days: u32,
+    /// The frameworks and levels systems may name (from the loaded policies).
+    pub frameworks: Frameworks,
+    /// Wakes the task that re-evaluates endpoints after register changes.
+    pub register_changed: Arc<tokio::sync::Notify>,
 }
 
 /// The client certificate of the connection a request came on, if any.
@@ -101,9 +109,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/reports", post(report).layer(DefaultBodyLimit::disable()))
         .route("/api/v1/endpoints", get(endpoints))
         .route("/api/v1/endpoints/{id}", get(endpoint))
-        .route("/api/v1/endpoints/{id}/systems", put(set_systems))
         .route("/api/v1/systems/{code}/compliance", get(compliance))
         .route("/api/v1/org-units/{code}/summary", get(summary))
+        .merge(register::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(app)
 }
@@ -155,11 +163,17 @@ async fn report(State(app): State<Arc<App>>, Extension(peer): Extension<Arc<Peer
 
 /// The caller of an API route: a bearer key, and the subtree it may see.
 pub struct Admin {
+    pub key: ApiKey,
     /// `None` for the whole tree.
     pub scope: Option<String>,
 }
 
 impl Admin {
+    /// The key as the register's caller: named in the audit log by its id.
+    fn caller(&self) -> Caller {
+        Caller::api_key(&self.key)
+    }
+
     fn allows(&self, path: &str) -> bool {
         self.scope.as_deref().is_none_or(|s| path.starts_with(s))
     }
@@ -193,8 +207,11 @@ impl FromRequestParts<Arc<App>> for Admin {
                     "send `Authorization: Bearer <API key>`",
                 )
             })?;
-        match app.store.api_key_scope(&sha256_hex(key.trim().as_bytes())).await? {
-            Some(scope) => Ok(Admin { scope }),
+        match app.store.api_key(&sha256_hex(key.trim().as_bytes())).await? {
+            Some(key) => Ok(Admin {
+                scope: key.scope.clone(),
+                key,
+            }),
             None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_api_key", "unknown or revoked API key")),
         }
     }
@@ -256,7 +273,7 @@ async fn endpoint(State(app): State<Arc<App>>, admin: Admin, Path(id): Path<Stri
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no endpoint {id}")))?;
     admin.check(&path, &format!("endpoint {id}"))?;
-    let systems = app.store.endpoint_systems(&id).await?;
+    let memberships = app.store.memberships(&id).await?;
     let report = app.store.report(&id, row.facts_seq).await?;
     let parsed: Option<Report> = report.as_ref().and_then(|r| serde_json::from_slice(&r.body).ok());
     let facts = parsed.as_ref().and_then(|r| r.facts.as_ref());
@@ -271,6 +288,7 @@ async fn endpoint(State(app): State<Arc<App>>, admin: Admin, Path(id): Path<Stri
                     system_id: None,
                     level: e.level,
                     framework: e.framework.clone(),
+                    role: memberships.iter().find(|m| m.system.code == e.scope).and_then(|m| m.role),
                 };
                 let at = Timestamp::from_unix_millis(e.evaluated_at).unwrap_or_default();
                 let (v, _) = evaluate::evaluate(policies, f, &FactsView::new(f), std::slice::from_ref(&scope), at, true);
@@ -291,45 +309,15 @@ async fn endpoint(State(app): State<Arc<App>>, admin: Admin, Path(id): Path<Stri
     Ok(Json(json!({
         "id": row.id, "hostname": row.hostname, "org_unit": row.org_unit, "effective_level": row.effective_level,
         "last_seen": iso(row.last_seen), "last_seq": row.last_seq, "platform": row.platform, "role": row.role, "revoked": row.revoked,
-        "systems": systems.iter().map(|s| json!({"code": s.code, "name": s.name, "level": s.level, "framework": s.framework})).collect::<Vec<_>>(),
+        "systems": memberships.iter().map(|m| json!({
+            "code": m.system.code, "name": m.system.name, "level": m.system.level, "framework": m.system.framework,
+            // The role the register gives it in this system, else the one it reports.
+            "role": m.role.map(|r| r.as_str()).unwrap_or(row.role.as_str()),
+            "role_source": if m.role.is_some() { "register" } else { "reported" },
+        })).collect::<Vec<_>>(),
         "facts": facts, "facts_received_at": report.as_ref().map(|r| iso(r.received_at)),
         "evaluations": evaluations,
     })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SystemsBody {
-    systems: Vec<String>,
-}
-
-async fn set_systems(
-    State(app): State<Arc<App>>,
-    admin: Admin,
-    Path(id): Path<String>,
-    body: Result<Json<SystemsBody>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
-    let (_, path) = app
-        .store
-        .endpoint(&id)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no endpoint {id}")))?;
-    admin.check(&path, &format!("endpoint {id}"))?;
-    for code in &body.systems {
-        let s = app
-            .store
-            .system(code)
-            .await?
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no system {code}")))?;
-        let owner = app.store.org_unit_by_id(s.org_unit_id).await?.map(|u| u.path).unwrap_or_default();
-        admin.check(&owner, &format!("system {code}"))?;
-    }
-    let systems = app.store.set_endpoint_systems(&id, &body.systems).await?;
-    app.ingest.reevaluate(&id).await?;
-    Ok(Json(
-        json!({"id": id, "systems": systems.iter().map(|s| &s.code).collect::<Vec<_>>()}),
-    ))
 }
 
 async fn compliance(State(app): State<Arc<App>>, admin: Admin, Path(code): Path<String>) -> Result<Json<Value>, ApiError> {

@@ -1,4 +1,7 @@
-//! `khien-collector` commands.
+//! `khien-collector` commands. The register's (`org-unit`, `system`,
+//! `audit`, `endpoint systems`) are in `cli/register.rs`.
+
+mod register;
 
 use crate::config::{Flags, Settings};
 use crate::datadir;
@@ -9,6 +12,7 @@ use crate::server;
 use crate::store::Store;
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
+pub use register::{AuditCommand, Format, OrgUnitCommand, SystemCommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -52,11 +56,29 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         policies: Option<PathBuf>,
     },
-    /// Load an organisation tree and information systems from TOML (idempotent)
+    /// Load an organisation tree and information systems from TOML (idempotent, audited)
     Seed {
         #[command(flatten)]
         data: DataDir,
         file: PathBuf,
+        /// Policies folder, for the frameworks and their levels
+        #[arg(long, value_name = "DIR")]
+        policies: Option<PathBuf>,
+    },
+    /// Org units: the tree from the central office down to each commune
+    OrgUnit {
+        #[command(subcommand)]
+        command: OrgUnitCommand,
+    },
+    /// Information systems: owner unit, level, framework and level dossier
+    System {
+        #[command(subcommand)]
+        command: SystemCommand,
+    },
+    /// The audit log of register changes
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// Enrollment tokens
     Token {
@@ -115,6 +137,20 @@ pub enum EndpointCommand {
         #[command(flatten)]
         data: DataDir,
         id: String,
+    },
+    /// Show or set the systems an endpoint belongs to, and its role in them
+    Systems {
+        #[command(flatten)]
+        data: DataDir,
+        id: String,
+        /// Replace its memberships with these systems (none: belong to no system)
+        #[arg(long, value_name = "CODE", num_args = 0..)]
+        set: Option<Vec<String>>,
+        /// Its role in them: workstation, server, or reported (the role it reports)
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
 }
 
@@ -195,26 +231,47 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             running.stop().await;
             Ok(())
         }
-        Command::Seed { data, file } => {
+        Command::Seed {
+            data,
+            file,
+            policies: policies_dir,
+        } => {
             let settings = settings(&data)?;
             let seed = Seed::read(&file)?;
-            if let Ok(p) = policies(settings.policies_dir.as_deref(), None)
-                && let Err(e) = seed.validate(&file.display().to_string(), Some(&p.ids()))
-            {
-                eprintln!("warning: {e}");
-            }
+            let name = file.display().to_string();
+            let (frameworks, _) = register::catalogue(policies_dir.as_deref(), &settings)?;
+            seed.validate(&name, Some(&frameworks))?;
             datadir::ensure_dir(&settings.data_dir)?;
             let store = Store::connect(&settings.database).await?;
-            let loaded = seed.load(&store).await?;
+            let loaded = seed.load(&store, &name, &frameworks).await?;
             settings.remember()?;
             println!(
-                "Loaded {} org units and {} systems from {}",
+                "Loaded {} org units and {} systems from {} ({} change(s) recorded in the audit log{})",
                 loaded.org_units,
                 loaded.systems,
-                file.display()
+                name,
+                loaded.changes,
+                if loaded.retired > 0 {
+                    format!("; {} retired unit(s) or system(s) left as they are", loaded.retired)
+                } else {
+                    String::new()
+                }
             );
             Ok(())
         }
+        Command::OrgUnit { command } => register::org_unit(command).await,
+        Command::System { command } => register::system(command).await,
+        Command::Audit { command } => register::audit(command).await,
+        Command::Endpoint {
+            command:
+                EndpointCommand::Systems {
+                    data,
+                    id,
+                    set,
+                    role,
+                    format,
+                },
+        } => register::endpoint_systems(data, id, set, role, format).await,
         Command::Token {
             command:
                 TokenCommand::Create {
@@ -239,9 +296,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let settings = settings(&data)?;
             let store = Store::connect(&settings.database).await?;
-            let key = enroll::create_api_key(&store, org_unit.as_deref()).await?;
+            let (id, key) = enroll::create_api_key(&store, org_unit.as_deref()).await?;
             println!(
-                "API key for {} (send as `Authorization: Bearer <key>`):",
+                "API key {id} for {} (send as `Authorization: Bearer <key>`; the audit log names it apikey:{id}):",
                 org_unit.as_deref().unwrap_or("the whole tree")
             );
             println!("{key}");

@@ -45,11 +45,17 @@ pub async fn create_token(
         .org_unit(org_unit)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("org unit {org_unit} does not exist (load a seed first)")))?;
+    if unit.retired_at.is_some() {
+        return Err(StoreError::Invalid(format!("org unit {org_unit} has been retired")));
+    }
     for code in systems {
         let s = store
             .system(code)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("system {code} does not exist")))?;
+        if s.retired_at.is_some() {
+            return Err(StoreError::Invalid(format!("system {code} has been retired")));
+        }
         let owner = store.org_unit_by_id(s.org_unit_id).await?.map(|u| u.path).unwrap_or_default();
         // A unit may enroll machines into its own systems and those of units above it.
         if !unit.path.starts_with(&owner) && !owner.starts_with(&unit.path) {
@@ -100,6 +106,10 @@ pub async fn enroll(store: &Store, authority: &Authority, req: &EnrollRequest) -
     let now = Timestamp::now().unix_millis();
     let mut tx = store.pool().begin().await.map_err(StoreError::from)?;
     let grant = store.consume_token(&mut tx, &sha256_hex(req.secret.as_bytes()), now).await??;
+    // The unit may have been retired since the token was made; the use taken is rolled back.
+    if grant.org_unit.retired_at.is_some() {
+        return Err(TokenRefusal::UnitRetired(grant.org_unit.code).into());
+    }
     let agent_id = uuid::Uuid::now_v7().to_string();
     let cert = authority
         .issue_agent(&req.csr, &agent_id, AGENT_CERT_DAYS)
@@ -128,21 +138,25 @@ pub async fn enroll(store: &Store, authority: &Authority, req: &EnrollRequest) -
     })
 }
 
-/// Creates an API key, optionally scoped to an org unit's subtree; returns it once.
-pub async fn create_api_key(store: &Store, org_unit: Option<&str>) -> Result<String, StoreError> {
+/// Creates an API key, optionally scoped to an org unit's subtree; returns
+/// its id (what the audit log names) and the key itself, shown only once.
+pub async fn create_api_key(store: &Store, org_unit: Option<&str>) -> Result<(i64, String), StoreError> {
     let unit_id = match org_unit {
-        Some(code) => Some(
-            store
+        Some(code) => {
+            let unit = store
                 .org_unit(code)
                 .await?
-                .ok_or_else(|| StoreError::NotFound(format!("org unit {code} does not exist")))?
-                .id,
-        ),
+                .ok_or_else(|| StoreError::NotFound(format!("org unit {code} does not exist")))?;
+            if unit.retired_at.is_some() {
+                return Err(StoreError::Invalid(format!("org unit {code} has been retired")));
+            }
+            Some(unit.id)
+        }
         None => None,
     };
     let key = format!("khk_{}", random_secret()?);
-    store
+    let id = store
         .insert_api_key(&sha256_hex(key.as_bytes()), unit_id, Timestamp::now().unix_millis())
         .await?;
-    Ok(key)
+    Ok((id, key))
 }

@@ -6,9 +6,9 @@
 //! and its effective level is the highest of them (the highest-level rule of
 //! Decree 85 Art. 5 and Decree 331 Đ8.2).
 
-use crate::store::{EvaluationRow, FactsSummary, OrgUnit, System};
+use crate::store::{EvaluationRow, FactsSummary, Membership, OrgUnit};
 use khien_policy::{Catalogue, FactsView, Framework, Lang, Target};
-use khien_proto::facts::Facts;
+use khien_proto::facts::{Facts, Role};
 use khien_proto::{Evaluation, Status, Timestamp};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -60,24 +60,28 @@ pub struct Scope {
     pub system_id: Option<i64>,
     pub level: u8,
     pub framework: String,
+    /// The role the register gives the endpoint in this system; `None`: the role it reports.
+    pub role: Option<Role>,
 }
 
-pub fn scopes(systems: &[System], unit: &OrgUnit, default_framework: &str) -> Vec<Scope> {
-    if systems.is_empty() {
+pub fn scopes(memberships: &[Membership], unit: &OrgUnit, default_framework: &str) -> Vec<Scope> {
+    if memberships.is_empty() {
         return vec![Scope {
             code: String::new(),
             system_id: None,
             level: unit.default_level,
             framework: default_framework.to_string(),
+            role: None,
         }];
     }
-    systems
+    memberships
         .iter()
-        .map(|s| Scope {
-            code: s.code.clone(),
-            system_id: Some(s.id),
-            level: s.level,
-            framework: s.framework.clone(),
+        .map(|m| Scope {
+            code: m.system.code.clone(),
+            system_id: Some(m.system.id),
+            level: m.system.level,
+            framework: m.system.framework.clone(),
+            role: m.role,
         })
         .collect()
 }
@@ -148,7 +152,7 @@ pub fn evaluate(
         }
         let target = Target {
             level: scope.level,
-            role: facts.host.role,
+            role: scope.role.unwrap_or(facts.host.role),
             platform: facts.platform,
             lang: Lang::Vi,
             now,
@@ -268,19 +272,29 @@ mod tests {
             name: "x".into(),
             default_level: 2,
             path: "/DLK/".into(),
+            retired_at: None,
         };
         let s = scopes(&[], &unit, "tcvn-14423-2026");
         assert_eq!(s[0].code, "");
         assert_eq!(effective_level(&s), 2);
-        let sys = |code: &str, level| System {
-            id: 1,
-            code: code.into(),
-            org_unit_id: 1,
-            name: "x".into(),
-            level,
-            framework: "tcvn-14423-2026".into(),
+        let sys = |code: &str, level, role| Membership {
+            system: crate::store::System {
+                id: 1,
+                code: code.into(),
+                org_unit_id: 1,
+                name: "x".into(),
+                level,
+                framework: "tcvn-14423-2026".into(),
+                retired_at: None,
+            },
+            role,
         };
-        let s = scopes(&[sys("A", 3), sys("B", 4)], &unit, "tcvn-14423-2026");
+        let s = scopes(&[sys("A", 3, None), sys("B", 4, Some(Role::Server))], &unit, "tcvn-14423-2026");
         assert_eq!(effective_level(&s), 4);
+        assert_eq!(
+            (s[0].role, s[1].role),
+            (None, Some(Role::Server)),
+            "the register's role rides with its scope"
+        );
     }
 }

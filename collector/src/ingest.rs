@@ -153,8 +153,8 @@ impl Ingest {
             .org_unit_by_id(auth.org_unit_id)
             .await?
             .ok_or_else(|| IngestError::Unavailable("endpoint without org unit".into()))?;
-        let systems = self.store.endpoint_systems(endpoint_id).await?;
-        let scopes = scopes(&systems, &unit, &self.policies.default_framework);
+        let memberships = self.store.memberships(endpoint_id).await?;
+        let scopes = scopes(&memberships, &unit, &self.policies.default_framework);
         let verdicts = self
             .store
             .evaluations(endpoint_id)
@@ -277,12 +277,15 @@ impl Ingest {
         }
     }
 
-    /// Re-evaluates an endpoint's stored facts after its systems changed, so
-    /// that the new systems' verdicts do not wait for the facts to change.
+    /// Re-evaluates an endpoint's stored facts after the register changed
+    /// (its systems, their levels, its role), so that the new verdicts do not
+    /// wait for the facts to change.
     pub async fn reevaluate(&self, endpoint_id: &str) -> Result<(), IngestError> {
-        self.forget(endpoint_id);
+        // The endpoint's own slot, locked: a report being ingested finishes
+        // first, and its verdicts are the "before" of this re-evaluation.
         let slot = self.slot(endpoint_id);
         let mut guard = slot.lock().await;
+        *guard = None;
         let state = guard.insert(self.load(endpoint_id).await?);
         let Some((row, _)) = self.store.endpoint(endpoint_id).await? else {
             return Err(IngestError::UnknownAgent);
@@ -318,6 +321,7 @@ impl Ingest {
                     system_id,
                     level: 0,
                     framework: String::new(),
+                    role: None,
                 });
             }
         }

@@ -4,12 +4,14 @@
 //! the JSON API.
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod datadir;
 pub mod enroll;
 pub mod evaluate;
 pub mod ingest;
+pub mod register;
 pub mod seed;
 pub mod server;
 pub mod store;

@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::datadir::{self, Secrets};
 use crate::evaluate::Policies;
 use crate::ingest::Ingest;
+use crate::register::{self, Frameworks};
 use crate::store::Store;
 use crate::writer::Writer;
 use anyhow::Context as _;
@@ -58,6 +59,7 @@ pub async fn start(settings: &Settings, policies: Policies) -> anyhow::Result<Ru
         .with_context(|| format!("opening {}", settings.database))?;
     let tls = khien_tls::server_config(&server_chain, &server_key, authority.cert_pem()).context("TLS configuration")?;
     let (writer, writer_task) = Writer::start(store.clone(), settings.database_writers);
+    let frameworks = Frameworks::from_policies(&policies);
     let ingest = Ingest::new(store.clone(), Arc::new(policies), writer).await?;
     let pin = authority.pin();
     let app = Arc::new(App {
@@ -67,6 +69,8 @@ pub async fn start(settings: &Settings, policies: Policies) -> anyhow::Result<Ru
         url: settings.url.clone(),
         max_report_bytes: settings.max_report_bytes,
         fresh_signature_days: settings.fresh_signature_days,
+        frameworks,
+        register_changed: Arc::new(tokio::sync::Notify::new()),
     });
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -76,6 +80,7 @@ pub async fn start(settings: &Settings, policies: Policies) -> anyhow::Result<Ru
     let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(Arc::new(tls)), app.clone(), stop));
     spawn_retention(app.clone(), settings.report_retention_days);
     spawn_revocation_refresh(app.clone());
+    spawn_register_watch(app.clone());
     Ok(Running {
         addr,
         pin,
@@ -168,6 +173,91 @@ fn spawn_revocation_refresh(app: Arc<App>) {
             }
         }
     });
+}
+
+/// How often the audit log is read for register changes made elsewhere (the
+/// CLI, a seed, another process); the API wakes the watch at once.
+const REGISTER_WATCH: Duration = Duration::from_secs(2);
+/// Records are read again this far back. Register changes are serialised
+/// and take their time once they hold the lock, so on one clock records
+/// appear in the order of their times; this covers the clock of another
+/// machine (a CLI run elsewhere against PostgreSQL) that lags a little.
+/// Records already applied are remembered and not applied twice.
+const REGISTER_LOOKBACK_MS: i64 = 10_000;
+const REGISTER_CURSOR: &str = "register_applied_at";
+
+/// Re-evaluates the endpoints whose verdicts a register change touched (a
+/// system's level, framework or retirement, a unit's default level, an
+/// endpoint's memberships and roles), from the audit log, so that the changes
+/// of every process count without waiting for the endpoints' next facts. How
+/// far the log has been applied is kept in the database: changes made while
+/// the collector was stopped are applied when it starts.
+fn spawn_register_watch(app: Arc<App>) {
+    let weak = Arc::downgrade(&app);
+    // Only the bell is held while waiting: the app must be free to stop.
+    let bell = app.register_changed.clone();
+    drop(app);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REGISTER_WATCH);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut applied: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
+        let mut cursor: Option<i64> = None;
+        loop {
+            {
+                let Some(app) = weak.upgrade() else { return };
+                if let Err(e) = apply_register_changes(&app, &mut cursor, &mut applied).await {
+                    tracing::warn!(error = %e, "Cannot apply register changes to the evaluations; trying again.");
+                }
+            }
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = bell.notified() => {}
+            }
+        }
+    });
+}
+
+async fn apply_register_changes(
+    app: &App,
+    cursor: &mut Option<i64>,
+    applied: &mut std::collections::BTreeMap<i64, i64>,
+) -> Result<(), crate::store::StoreError> {
+    let since = match *cursor {
+        Some(c) => c,
+        None => app.store.state_value(REGISTER_CURSOR).await?.unwrap_or(0),
+    };
+    let rows = crate::audit::since(&app.store, since - REGISTER_LOOKBACK_MS).await?;
+    let new: Vec<_> = rows.into_iter().filter(|r| !applied.contains_key(&r.id)).collect();
+    if !new.is_empty() {
+        let endpoints = register::endpoints_affected(&app.store, &new).await?;
+        for id in &endpoints {
+            if let Err(e) = app.ingest.reevaluate(id).await {
+                tracing::warn!(endpoint = %id, error = %e, "Re-evaluation after a register change failed.");
+            }
+        }
+        if !endpoints.is_empty() {
+            tracing::info!(
+                records = new.len(),
+                endpoints = endpoints.len(),
+                "Register changes applied to the evaluations."
+            );
+        }
+    }
+    let latest = new
+        .iter()
+        .map(|r| r.at)
+        .chain(applied.values().copied())
+        .max()
+        .unwrap_or(since)
+        .max(since);
+    applied.extend(new.iter().map(|r| (r.id, r.at)));
+    // Remember only what the lookback can still return.
+    applied.retain(|_, at| *at >= latest - REGISTER_LOOKBACK_MS);
+    if Some(latest) != *cursor {
+        app.store.set_state_value(REGISTER_CURSOR, latest).await?;
+        *cursor = Some(latest);
+    }
+    Ok(())
 }
 
 /// Deletes stored reports past the retention period, daily.

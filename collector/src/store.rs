@@ -4,8 +4,10 @@
 //! migrations differ (`migrations/{sqlite,postgres}`). Conventions that keep
 //! the queries portable: `$n` placeholders, `ON CONFLICT … excluded.`,
 //! `RETURNING`, SMALLINT 0/1 for booleans, BIGINT unix milliseconds for times,
-//! `CASE` instead of `MAX`/`GREATEST`.
+//! `CASE` instead of `MAX`/`GREATEST`. The register's writes (org units,
+//! systems, memberships, each audited) are in `register.rs` and `audit.rs`.
 
+use khien_proto::facts::Role;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 use std::collections::{BTreeMap, HashSet};
@@ -47,6 +49,8 @@ pub struct OrgUnit {
     pub name: String,
     pub default_level: u8,
     pub path: String,
+    /// Set when the unit has been retired (soft: the row stays for history).
+    pub retired_at: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +61,23 @@ pub struct System {
     pub name: String,
     pub level: u8,
     pub framework: String,
+    pub retired_at: Option<i64>,
+}
+
+/// An endpoint's membership of a system, with the role it has there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub system: System,
+    /// `None`: the role the endpoint reports.
+    pub role: Option<Role>,
+}
+
+/// An API key: its id (named in the audit log, never its secret) and the
+/// subtree path it is scoped to (`None` for the whole tree).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: i64,
+    pub scope: Option<String>,
 }
 
 /// What authenticates and orders an endpoint's reports.
@@ -86,6 +107,8 @@ pub enum TokenRefusal {
     UsedUp,
     #[error("the enrollment token has been revoked")]
     Revoked,
+    #[error("the enrollment token's org unit {0} has been retired")]
+    UnitRetired(String),
 }
 
 /// An endpoint row for the API.
@@ -214,7 +237,9 @@ impl Store {
 
     // ---- organisation ------------------------------------------------------------
 
-    /// Creates or updates a unit; its path follows its parent's.
+    /// Creates or updates a unit; its path follows its parent's. It writes no
+    /// audit record: it is for throwaway stores (benchmarks); the register
+    /// (`crate::register`) is how units change otherwise.
     pub async fn upsert_org_unit(&self, code: &str, parent: Option<&str>, name: &str, default_level: u8, now: i64) -> Result<OrgUnit> {
         let (parent_id, path) = match parent {
             Some(p) => {
@@ -246,7 +271,7 @@ impl Store {
     }
 
     pub async fn org_unit(&self, code: &str) -> Result<Option<OrgUnit>> {
-        let row = sqlx::query("SELECT id, code, parent_id, name, default_level, path FROM org_units WHERE code = $1")
+        let row = sqlx::query("SELECT id, code, parent_id, name, default_level, path, retired_at FROM org_units WHERE code = $1")
             .bind(code)
             .fetch_optional(&self.pool)
             .await?;
@@ -254,52 +279,63 @@ impl Store {
     }
 
     pub async fn org_unit_by_id(&self, id: i64) -> Result<Option<OrgUnit>> {
-        let row = sqlx::query("SELECT id, code, parent_id, name, default_level, path FROM org_units WHERE id = $1")
+        let row = sqlx::query("SELECT id, code, parent_id, name, default_level, path, retired_at FROM org_units WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| org_unit_from(&r)).transpose()
     }
 
-    pub async fn upsert_system(&self, code: &str, org_unit: &str, name: &str, level: u8, framework: &str, now: i64) -> Result<System> {
-        let unit = self
-            .org_unit(org_unit)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("system {code}: org unit {org_unit} does not exist")))?;
-        sqlx::query(
-            "INSERT INTO systems (code, org_unit_id, name, level, framework, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (code) DO UPDATE SET org_unit_id = excluded.org_unit_id, name = excluded.name,
-                 level = excluded.level, framework = excluded.framework",
-        )
-        .bind(code)
-        .bind(unit.id)
-        .bind(name)
-        .bind(i16::from(level))
-        .bind(framework)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        self.system(code).await?.ok_or_else(|| StoreError::NotFound(code.to_string()))
-    }
-
     pub async fn system(&self, code: &str) -> Result<Option<System>> {
-        let row = sqlx::query("SELECT id, code, org_unit_id, name, level, framework FROM systems WHERE code = $1")
+        let row = sqlx::query("SELECT id, code, org_unit_id, name, level, framework, retired_at FROM systems WHERE code = $1")
             .bind(code)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| system_from(&r)).transpose()
     }
 
-    /// The systems an endpoint belongs to.
-    pub async fn endpoint_systems(&self, endpoint_id: &str) -> Result<Vec<System>> {
+    /// The active systems an endpoint belongs to, with its role in each.
+    /// Memberships of retired systems stay in the table (history) but count no more.
+    pub async fn memberships(&self, endpoint_id: &str) -> Result<Vec<Membership>> {
         let rows = sqlx::query(
-            "SELECT s.id, s.code, s.org_unit_id, s.name, s.level, s.framework FROM systems s
-             JOIN endpoint_systems es ON es.system_id = s.id WHERE es.endpoint_id = $1 ORDER BY s.code",
+            "SELECT s.id, s.code, s.org_unit_id, s.name, s.level, s.framework, s.retired_at, es.role FROM systems s
+             JOIN endpoint_systems es ON es.system_id = s.id
+             WHERE es.endpoint_id = $1 AND s.retired_at IS NULL ORDER BY s.code",
         )
         .bind(endpoint_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(system_from).collect()
+        rows.iter()
+            .map(|r| {
+                Ok(Membership {
+                    system: system_from(r)?,
+                    role: r.try_get::<Option<String>, _>("role")?.as_deref().and_then(Role::parse),
+                })
+            })
+            .collect()
+    }
+
+    /// The active systems an endpoint belongs to.
+    pub async fn endpoint_systems(&self, endpoint_id: &str) -> Result<Vec<System>> {
+        Ok(self.memberships(endpoint_id).await?.into_iter().map(|m| m.system).collect())
+    }
+
+    /// Every endpoint that has ever been made a member of a system (retired or not).
+    pub async fn system_member_ids(&self, system_id: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT endpoint_id FROM endpoint_systems WHERE system_id = $1 ORDER BY endpoint_id")
+            .bind(system_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| r.try_get("endpoint_id").map_err(StoreError::from)).collect()
+    }
+
+    /// The endpoints enrolled in an org unit itself (not its subtree).
+    pub async fn unit_endpoint_ids(&self, org_unit_id: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM endpoints WHERE org_unit_id = $1 ORDER BY id")
+            .bind(org_unit_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| r.try_get("id").map_err(StoreError::from)).collect()
     }
 
     // ---- enrollment ----------------------------------------------------------------
@@ -358,7 +394,7 @@ impl Store {
         };
         let org_unit_id: i64 = row.try_get("org_unit_id")?;
         let systems: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("systems")?).unwrap_or_default();
-        let unit = sqlx::query("SELECT id, code, parent_id, name, default_level, path FROM org_units WHERE id = $1")
+        let unit = sqlx::query("SELECT id, code, parent_id, name, default_level, path, retired_at FROM org_units WHERE id = $1")
             .bind(org_unit_id)
             .fetch_one(&mut **tx)
             .await?;
@@ -397,14 +433,16 @@ impl Store {
             .execute(&mut **tx)
             .await?;
         for code in systems {
-            let n = sqlx::query("INSERT INTO endpoint_systems (endpoint_id, system_id) SELECT $1, id FROM systems WHERE code = $2")
-                .bind(id)
-                .bind(code)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
+            let n = sqlx::query(
+                "INSERT INTO endpoint_systems (endpoint_id, system_id) SELECT $1, id FROM systems WHERE code = $2 AND retired_at IS NULL",
+            )
+            .bind(id)
+            .bind(code)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
             if n == 0 {
-                return Err(StoreError::NotFound(format!("system {code} does not exist")));
+                return Err(StoreError::NotFound(format!("system {code} does not exist or has been retired")));
             }
         }
         Ok(())
@@ -458,28 +496,6 @@ impl Store {
             .await?;
         tx.commit().await?;
         rows.iter().map(|r| r.try_get("serial").map_err(StoreError::from)).collect()
-    }
-
-    /// Replaces an endpoint's systems; returns the systems it now belongs to.
-    pub async fn set_endpoint_systems(&self, id: &str, codes: &[String]) -> Result<Vec<System>> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM endpoint_systems WHERE endpoint_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for code in codes {
-            let n = sqlx::query("INSERT INTO endpoint_systems (endpoint_id, system_id) SELECT $1, id FROM systems WHERE code = $2")
-                .bind(id)
-                .bind(code)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                return Err(StoreError::NotFound(format!("system {code} does not exist")));
-            }
-        }
-        tx.commit().await?;
-        self.endpoint_systems(id).await
     }
 
     // ---- reports (run inside the writer's transaction) -------------------------------
@@ -778,26 +794,51 @@ impl Store {
 
     // ---- API keys --------------------------------------------------------------------
 
-    pub async fn insert_api_key(&self, key_hash: &str, org_unit_id: Option<i64>, now: i64) -> Result<()> {
-        sqlx::query("INSERT INTO api_keys (key_hash, org_unit_id, created_at, revoked) VALUES ($1, $2, $3, 0)")
+    /// Stores a key's hash; returns the key's id.
+    pub async fn insert_api_key(&self, key_hash: &str, org_unit_id: Option<i64>, now: i64) -> Result<i64> {
+        let row = sqlx::query("INSERT INTO api_keys (key_hash, org_unit_id, created_at, revoked) VALUES ($1, $2, $3, 0) RETURNING id")
             .bind(key_hash)
             .bind(org_unit_id)
             .bind(now)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        Ok(())
+        Ok(row.try_get("id")?)
     }
 
-    /// The subtree path an API key is scoped to (`None` inside for the whole tree); `None` when unknown or revoked.
-    pub async fn api_key_scope(&self, key_hash: &str) -> Result<Option<Option<String>>> {
+    /// The key with this hash; `None` when unknown or revoked.
+    pub async fn api_key(&self, key_hash: &str) -> Result<Option<ApiKey>> {
         let row = sqlx::query(
-            "SELECT o.path FROM api_keys k LEFT JOIN org_units o ON o.id = k.org_unit_id WHERE k.key_hash = $1 AND k.revoked = 0",
+            "SELECT k.id, o.path FROM api_keys k LEFT JOIN org_units o ON o.id = k.org_unit_id WHERE k.key_hash = $1 AND k.revoked = 0",
         )
         .bind(key_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| r.try_get::<Option<String>, _>("path").map_err(StoreError::from))
-            .transpose()
+        row.map(|r| {
+            Ok(ApiKey {
+                id: r.try_get("id")?,
+                scope: r.try_get("path")?,
+            })
+        })
+        .transpose()
+    }
+
+    // ---- collector state -------------------------------------------------------------
+
+    pub async fn state_value(&self, name: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT value FROM collector_state WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get("value").map_err(StoreError::from)).transpose()
+    }
+
+    pub async fn set_state_value(&self, name: &str, value: i64) -> Result<()> {
+        sqlx::query("INSERT INTO collector_state (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+            .bind(name)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 
@@ -871,6 +912,7 @@ fn org_unit_from(r: &AnyRow) -> Result<OrgUnit> {
         name: r.try_get("name")?,
         default_level: level(r.try_get("default_level")?),
         path: r.try_get("path")?,
+        retired_at: r.try_get("retired_at")?,
     })
 }
 
@@ -882,6 +924,7 @@ fn system_from(r: &AnyRow) -> Result<System> {
         name: r.try_get("name")?,
         level: level(r.try_get("level")?),
         framework: r.try_get("framework")?,
+        retired_at: r.try_get("retired_at")?,
     })
 }
 

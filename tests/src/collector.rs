@@ -143,6 +143,19 @@ impl Collector {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// A request with a bearer key and an optional JSON body; returns the status and the JSON body.
+    pub async fn call(&self, method: &str, key: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let client = https_client(&self.ca_pem(), None);
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut req = client.request(method.clone(), format!("{}{path}", self.url())).bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
     /// Stops it as a service manager does (SIGTERM) and waits.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -6,4 +6,5 @@ mod clamav;
 mod collector;
 mod firewall;
 mod listeners;
+mod register;
 mod resilience;
