@@ -11,6 +11,7 @@ pub mod datadir;
 pub mod enroll;
 pub mod evaluate;
 pub mod ingest;
+pub mod kpi;
 pub mod register;
 pub mod seed;
 pub mod server;
