@@ -5,6 +5,7 @@
 
 mod register;
 
+use crate::compliance;
 use crate::enroll::{self, EnrollError};
 use crate::evaluate::{self, Policies, Scope};
 use crate::ingest::{Ingest, IngestError};
@@ -20,7 +21,7 @@ use axum::{Extension, Json, Router};
 use khien_policy::FactsView;
 use khien_proto::enroll::{ApiErrorBody, EnrollRequest};
 use khien_proto::report::{Report, SIGNATURE_HEADER, sha256_hex};
-use khien_proto::{Status, Timestamp};
+use khien_proto::Timestamp;
 use khien_tls::{AgentIdentity, Authority};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -326,39 +327,28 @@ async fn compliance(State(app): State<Arc<App>>, admin: Admin, Path(code): Path<
         .system(&code)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no system {code}")))?;
-    let unit = app
-        .store
-        .org_unit_by_id(system.org_unit_id)
-        .await?
-        .ok_or_else(|| StoreError::NotFound("org unit".into()))?;
-    admin.check(&unit.path, &format!("system {code}"))?;
-    let (members, evaluated) = app.store.system_members(&system).await?;
-    let counts = app.store.requirement_counts(system.id).await?;
+    let c = compliance::system_compliance(&app.store, app.ingest.policies(), &system, Timestamp::now().unix_millis()).await?;
+    admin.check(&c.unit.path, &format!("system {code}"))?;
     let fw = app.ingest.policies().framework(&system.framework);
-    let mut requirements = Vec::new();
-    let mut problems = 0;
-    let ids: Vec<String> = match fw {
-        Some(fw) => fw.at_level(system.level).map(|r| r.id.clone()).collect(),
-        None => counts.keys().cloned().collect(),
-    };
-    for id in ids {
-        let c = counts.get(&id);
-        let n = |s: Status| c.and_then(|m| m.get(s.as_str())).copied().unwrap_or(0);
-        problems += n(Status::Fail) + n(Status::Error);
-        let title = fw.and_then(|f| f.requirement(&id)).map(|r| r.title.vi.clone());
-        requirements.push(json!({
-            "requirement": id, "title": title,
-            "pass": n(Status::Pass), "fail": n(Status::Fail), "error": n(Status::Error),
-            "not_applicable": n(Status::NotApplicable), "manual": n(Status::Manual),
-        }));
-    }
+    let requirements: Vec<Value> = c
+        .requirements
+        .iter()
+        .map(|r| {
+            let title = fw.and_then(|f| f.requirement(&r.id)).map(|q| q.title.vi.clone());
+            json!({
+                "requirement": r.id, "title": title, "status": r.status,
+                "pass": r.counts.pass, "fail": r.counts.fail, "error": r.counts.error,
+                "not_applicable": r.counts.not_applicable, "manual": r.counts.manual, "waived": r.counts.waived,
+            })
+        })
+        .collect();
     Ok(Json(json!({
-        "system": system.code, "name": system.name, "org_unit": unit.code, "level": system.level,
-        "framework": system.framework, "framework_installed": fw.is_some(),
-        "endpoints": members, "evaluated": evaluated,
+        "system": system.code, "name": system.name, "org_unit": c.unit.code, "level": system.level,
+        "framework": system.framework, "framework_installed": c.framework_installed,
+        "endpoints": c.members, "evaluated": c.evaluated,
         "requirements": requirements,
         // Compliant when every member has been evaluated and none fails or errs on a requirement.
-        "compliant": fw.is_some() && members > 0 && evaluated == members && problems == 0,
+        "compliant": c.compliant,
     })))
 }
 

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod audit;
 pub mod cli;
+pub mod compliance;
 pub mod config;
 pub mod datadir;
 pub mod enroll;
