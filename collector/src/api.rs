@@ -3,6 +3,9 @@
 //! `{"error": "<code>", "message": "<what to do>"}`. The register's routes
 //! (org units, systems, memberships, audit log) are in `api/register.rs`.
 
+mod exceptions;
+mod export;
+mod history;
 mod register;
 
 use crate::compliance;
@@ -10,6 +13,7 @@ use crate::enroll::{self, EnrollError};
 use crate::evaluate::{self, Policies, Scope};
 use crate::ingest::{Ingest, IngestError};
 use crate::register::{Caller, Frameworks};
+use crate::scorecard::{self, Kpi};
 use crate::store::{ApiKey, Store, StoreError};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
@@ -19,9 +23,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use khien_policy::FactsView;
+use khien_proto::Timestamp;
 use khien_proto::enroll::{ApiErrorBody, EnrollRequest};
 use khien_proto::report::{Report, SIGNATURE_HEADER, sha256_hex};
-use khien_proto::Timestamp;
 use khien_tls::{AgentIdentity, Authority};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -33,11 +37,13 @@ pub struct App {
     pub authority: Authority,
     pub url: String,
     pub max_report_bytes: usize,
-    pub fresh_signature_days: u32,
+    pub kpi_windows: scorecard::Windows,
     /// The frameworks and levels systems may name (from the loaded policies).
     pub frameworks: Frameworks,
     /// Wakes the task that re-evaluates endpoints after register changes.
     pub register_changed: Arc<tokio::sync::Notify>,
+    /// Signs evidence packs (`signing.pk8`).
+    pub signing: ring::signature::Ed25519KeyPair,
 }
 
 /// The client certificate of the connection a request came on, if any.
@@ -111,8 +117,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/endpoints", get(endpoints))
         .route("/api/v1/endpoints/{id}", get(endpoint))
         .route("/api/v1/systems/{code}/compliance", get(compliance))
-        .route("/api/v1/org-units/{code}/summary", get(summary))
+        .route("/api/v1/org-units/{code}/kpis", get(kpis))
         .merge(register::routes())
+        .merge(exceptions::routes())
+        .merge(export::routes())
+        .merge(history::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(app)
 }
@@ -352,7 +361,23 @@ async fn compliance(State(app): State<Arc<App>>, admin: Admin, Path(code): Path<
     })))
 }
 
-async fn summary(State(app): State<Arc<App>>, admin: Admin, Path(code): Path<String>) -> Result<Json<Value>, ApiError> {
+#[derive(Deserialize)]
+struct KpiQuery {
+    /// The KPI whose endpoints or systems to list.
+    list: Option<Kpi>,
+    /// `met` (default) or `unmet`: those that count, or those that do not.
+    state: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn kpis(
+    State(app): State<Arc<App>>,
+    admin: Admin,
+    Path(code): Path<String>,
+    q: Result<Query<KpiQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
     let unit = app
         .store
         .org_unit(&code)
@@ -360,25 +385,27 @@ async fn summary(State(app): State<Arc<App>>, admin: Admin, Path(code): Path<Str
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no org unit {code}")))?;
     admin.check(&unit.path, &format!("org unit {code}"))?;
     let now = Timestamp::now().unix_millis();
-    let day = 86_400_000;
-    let c = app
-        .store
-        .subtree_counts(&unit.path, now - day, now - i64::from(app.fresh_signature_days) * day)
-        .await?;
-    let kpi = |n: i64| {
-        let pct = if c.endpoints == 0 {
-            0.0
-        } else {
-            (n as f64 * 1000.0 / c.endpoints as f64).round() / 10.0
-        };
-        json!({"count": n, "of": c.endpoints, "percent": pct})
+    let policies = app.ingest.policies();
+    let Some(kpi) = q.list else {
+        let card = scorecard::scorecard(&app.store, policies, &unit, now, app.kpi_windows).await?;
+        return Ok(Json(serde_json::to_value(card).unwrap_or(Value::Null)));
     };
+    let met = match q.state.as_deref() {
+        None | Some("met") => true,
+        Some("unmet") => false,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("state={other}: use met or unmet"),
+            ));
+        }
+    };
+    let (limit, offset) = (q.limit.unwrap_or(100).clamp(1, 1000), q.offset.unwrap_or(0).max(0));
+    let query = scorecard::ListQuery { kpi, met, limit, offset };
+    let items = scorecard::list(&app.store, policies, &unit, query, now, app.kpi_windows).await?;
     Ok(Json(json!({
-        "org_unit": unit.code, "name": unit.name, "endpoints": c.endpoints,
-        "reporting_24h": kpi(c.reporting),
-        "antimalware_running": kpi(c.av_running),
-        "signatures_fresh": kpi(c.av_fresh),
-        "fresh_signature_days": app.fresh_signature_days,
-        "firewall_default_deny": kpi(c.fw_default_deny),
+        "org_unit": unit.code, "kpi": kpi, "state": if met { "met" } else { "unmet" },
+        "items": items, "limit": limit, "offset": offset,
     })))
 }

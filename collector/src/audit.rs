@@ -21,6 +21,10 @@ pub enum ObjectKind {
     System,
     /// An endpoint's memberships and roles.
     Endpoint,
+    /// An exception for a requirement (`exceptions.rs`); its code is its id.
+    Waiver,
+    /// A person's statement for a `manual` requirement; its code is its id.
+    Attestation,
 }
 
 impl ObjectKind {
@@ -29,13 +33,15 @@ impl ObjectKind {
             ObjectKind::OrgUnit => "org_unit",
             ObjectKind::System => "system",
             ObjectKind::Endpoint => "endpoint",
+            ObjectKind::Waiver => "waiver",
+            ObjectKind::Attestation => "attestation",
         }
     }
 }
 
 /// One change, as the register describes it.
 pub struct Entry<'a> {
-    /// `create`, `update`, `move`, `retire` or `set_systems`.
+    /// `create`, `update`, `move`, `retire`, `set_systems` or (exceptions) `revoke`.
     pub action: &'a str,
     pub kind: ObjectKind,
     pub code: &'a str,

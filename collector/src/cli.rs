@@ -1,6 +1,10 @@
 //! `khien-collector` commands. The register's (`org-unit`, `system`,
 //! `audit`, `endpoint systems`) are in `cli/register.rs`.
 
+mod exceptions;
+mod export;
+mod history;
+mod kpi;
 mod register;
 
 use crate::config::{Flags, Settings};
@@ -75,11 +79,19 @@ pub enum Command {
         #[command(subcommand)]
         command: SystemCommand,
     },
+    /// The seed KPIs of an org unit's subtree (anti-malware, monitoring reach, systems), or the list behind one
+    Kpi(kpi::KpiArgs),
+    /// Daily snapshots of a unit's KPIs or a system's compliance between two dates, and verdict changes
+    History(history::HistoryArgs),
     /// The audit log of register changes
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    #[command(flatten)]
+    Exceptions(exceptions::ExceptionCommand),
+    #[command(flatten)]
+    Evidence(export::EvidenceCommand),
     /// Enrollment tokens
     Token {
         #[command(subcommand)]
@@ -262,6 +274,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::OrgUnit { command } => register::org_unit(command).await,
         Command::System { command } => register::system(command).await,
         Command::Audit { command } => register::audit(command).await,
+        Command::Exceptions(command) => exceptions::run(command).await,
+        Command::Evidence(command) => export::run(command).await,
+        Command::Kpi(args) => kpi::run(args).await,
+        Command::History(args) => history::run(args).await,
         Command::Endpoint {
             command:
                 EndpointCommand::Systems {

@@ -9,8 +9,11 @@
 //! policies_dir = "/usr/share/khien/policies"
 //! max_report_bytes = 1048576
 //! report_retention_days = 400
-//! fresh_signature_days = 7
+//! fresh_signature_days = 7                                  # KPIs: signatures this old are fresh
+//! backup_max_age_days = 2                                   # KPIs: a backup this old is recent
+//! sweep_max_age_days = 7                                    # KPIs: a malware scan this old is a recent sweep
 //! database_writers = 1                                       # PostgreSQL: concurrent writers
+//! history_retention_days = 730                              # daily KPI/compliance snapshots and verdict changes: 30 to 3650
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -39,7 +42,13 @@ pub struct FileConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fresh_signature_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_max_age_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep_max_age_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub database_writers: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_retention_days: Option<u32>,
 }
 
 /// Overrides from the command line.
@@ -64,9 +73,12 @@ pub struct Settings {
     pub policies_dir: Option<PathBuf>,
     pub max_report_bytes: usize,
     pub report_retention_days: u32,
-    pub fresh_signature_days: u32,
+    /// How old signatures, backups and sweeps may be for the KPIs.
+    pub kpi_windows: crate::scorecard::Windows,
     /// Concurrent database writers (PostgreSQL only).
     pub database_writers: usize,
+    /// How long daily snapshots and verdict changes are kept (history.rs).
+    pub history_retention_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +151,22 @@ impl Settings {
         if !(1..=16).contains(&database_writers) {
             return Err(err("database_writers", format!("{database_writers} is out of range; use 1 to 16")));
         }
+        let history_retention_days = file.history_retention_days.unwrap_or(730);
+        if !(30..=3650).contains(&history_retention_days) {
+            return Err(err(
+                "history_retention_days",
+                format!("{history_retention_days} is out of range; use 30 to 3650 days"),
+            ));
+        }
+        let days = |key: &str, v: Option<u32>, default: u32| match v.unwrap_or(default) {
+            d @ 1..=366 => Ok(d),
+            d => Err(err(key, format!("{d} is out of range; use 1 to 366 days"))),
+        };
+        let kpi_windows = crate::scorecard::Windows {
+            fresh_signature_days: days("fresh_signature_days", file.fresh_signature_days, 7)?,
+            backup_days: days("backup_max_age_days", file.backup_max_age_days, 2)?,
+            sweep_days: days("sweep_max_age_days", file.sweep_max_age_days, 7)?,
+        };
         Ok(Settings {
             data_dir: flags.data_dir.clone(),
             listen,
@@ -148,8 +176,9 @@ impl Settings {
             policies_dir: flags.policies.clone().or(file.policies_dir),
             max_report_bytes,
             report_retention_days,
-            fresh_signature_days: file.fresh_signature_days.unwrap_or(7),
+            kpi_windows,
             database_writers,
+            history_retention_days,
         })
     }
 
@@ -254,6 +283,22 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("key `url`") && e.contains("https://"), "{e}");
+        std::fs::write(dir.path().join(CONFIG_FILE), "history_retention_days = 7\n").unwrap();
+        let e = Settings::load(&Flags {
+            data_dir: dir.path().into(),
+            ..Flags::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("key `history_retention_days`") && e.contains("30 to 3650"), "{e}");
+        std::fs::write(dir.path().join(CONFIG_FILE), "backup_max_age_days = 0\n").unwrap();
+        let e = Settings::load(&Flags {
+            data_dir: dir.path().into(),
+            ..Flags::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("key `backup_max_age_days`") && e.contains("1 to 366"), "{e}");
     }
 
     #[test]

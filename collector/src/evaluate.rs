@@ -197,6 +197,21 @@ pub fn summary(facts: &Facts, effective_level: u8) -> FactsSummary {
         av_realtime: running.iter().any(|p| p.realtime == Some(true)),
         av_signature_time: running.iter().filter_map(|p| p.signature_time).map(|t| t.unix_millis()).max(),
         fw_default_deny: facts.firewall.enabled && facts.firewall.inbound_default_deny,
+        last_sweep: facts
+            .antivirus
+            .products
+            .iter()
+            .filter_map(|p| p.last_scan)
+            .map(|t| t.unix_millis())
+            .max(),
+        backup_expected: facts.host.role == Role::Server || !facts.software.backup_agents.is_empty(),
+        backup_last: facts
+            .software
+            .backup_agents
+            .iter()
+            .filter_map(|b| b.last_contact)
+            .map(|t| t.unix_millis())
+            .max(),
     }
 }
 

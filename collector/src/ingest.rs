@@ -253,10 +253,11 @@ impl Ingest {
             evaluations: verdicts.iter().map(|v| evaluation_row(v, seq)).collect(),
             removed_scopes: Vec::new(),
             count_deltas: Vec::new(),
+            verdict_changes: Vec::new(),
         };
         let new_verdicts: HashMap<String, BTreeMap<String, Status>> =
             verdicts.into_iter().map(|v| (v.scope.code.clone(), v.requirements)).collect();
-        plan_scope_changes(&mut write, &state.scopes, &state.verdicts, &new_verdicts);
+        plan_scope_changes(&mut write, &state.scopes, &state.verdicts, &new_verdicts, now);
 
         match self.writer.write(write).await? {
             Written::Stored => {
@@ -308,6 +309,7 @@ impl Ingest {
             evaluations: verdicts.iter().map(|v| evaluation_row(v, row.facts_seq)).collect(),
             removed_scopes: Vec::new(),
             count_deltas: Vec::new(),
+            verdict_changes: Vec::new(),
         };
         let new_verdicts: HashMap<String, BTreeMap<String, Status>> =
             verdicts.into_iter().map(|v| (v.scope.code.clone(), v.requirements)).collect();
@@ -325,21 +327,29 @@ impl Ingest {
                 });
             }
         }
-        plan_scope_changes(&mut write, &old_scopes, &state.verdicts, &new_verdicts);
+        plan_scope_changes(
+            &mut write,
+            &old_scopes,
+            &state.verdicts,
+            &new_verdicts,
+            Timestamp::now().unix_millis(),
+        );
         self.writer.write(write).await?;
         state.verdicts = new_verdicts;
         Ok(())
     }
 }
 
-/// Fills in the count deltas and removed scopes of a write, from the verdicts
-/// stored before and the ones about to be stored.
+/// Fills in the count deltas, removed scopes and verdict changes (at `now`)
+/// of a write, from the verdicts stored before and the ones about to be stored.
 fn plan_scope_changes(
     write: &mut ReportWrite,
     scopes: &[Scope],
     old: &HashMap<String, BTreeMap<String, Status>>,
     new: &HashMap<String, BTreeMap<String, Status>>,
+    now: i64,
 ) {
+    write.verdict_changes = crate::history::diff_verdicts(now, old, new);
     for scope in scopes {
         if let Some(system_id) = scope.system_id {
             write

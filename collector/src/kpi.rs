@@ -133,6 +133,12 @@ pub struct Ratio {
     pub percent: Option<f64>,
 }
 
+impl Default for Ratio {
+    fn default() -> Self {
+        Ratio::new(0, 0)
+    }
+}
+
 impl Ratio {
     pub fn new(count: i64, of: i64) -> Ratio {
         let percent = (of > 0).then(|| (count as f64 * 1000.0 / of as f64).round() / 10.0);

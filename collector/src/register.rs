@@ -788,6 +788,10 @@ impl<'a> Change<'a> {
         if before.parent.as_deref() == Some(parent) {
             return Ok(before);
         }
+        // The subtree's KPI totals leave the old ancestors for the new ones.
+        let old_chain = self.unit_ids(before.path.trim_end_matches(&format!("{code}/"))).await?;
+        let new_chain = self.unit_ids(&target.path).await?;
+        crate::rollup::shift_subtree(&mut self.tx, before.id, &old_chain, &new_chain).await?;
         sqlx::query("UPDATE org_units SET parent_id = $1 WHERE id = $2")
             .bind(target.id)
             .bind(before.id)
@@ -814,6 +818,18 @@ impl<'a> Change<'a> {
         })
         .await?;
         Ok(after)
+    }
+
+    /// The ids of the units a path names, root first.
+    async fn unit_ids(&mut self, path: &str) -> Result<Vec<i64>> {
+        let mut ids = Vec::new();
+        for code in path.split('/').filter(|c| !c.is_empty()) {
+            let unit = fetch_unit(&mut *self.tx, code)
+                .await?
+                .ok_or_else(|| RegisterError::NotFound(format!("org unit {code}")))?;
+            ids.push(unit.id);
+        }
+        Ok(ids)
     }
 
     /// Retires a unit that has no active child unit, system or endpoint left.

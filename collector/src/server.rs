@@ -52,7 +52,7 @@ pub async fn start(settings: &Settings, policies: Policies) -> anyhow::Result<Ru
         authority,
         server_chain,
         server_key,
-        signing: _,
+        signing,
     } = datadir::prepare(settings).with_context(|| format!("preparing {}", settings.data_dir.display()))?;
     let store = Store::connect(&settings.database)
         .await
@@ -68,9 +68,10 @@ pub async fn start(settings: &Settings, policies: Policies) -> anyhow::Result<Ru
         authority,
         url: settings.url.clone(),
         max_report_bytes: settings.max_report_bytes,
-        fresh_signature_days: settings.fresh_signature_days,
+        kpi_windows: settings.kpi_windows,
         frameworks,
         register_changed: Arc::new(tokio::sync::Notify::new()),
+        signing,
     });
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -81,6 +82,7 @@ pub async fn start(settings: &Settings, policies: Policies) -> anyhow::Result<Ru
     spawn_retention(app.clone(), settings.report_retention_days);
     spawn_revocation_refresh(app.clone());
     spawn_register_watch(app.clone());
+    crate::history::spawn(app.clone(), settings.history_retention_days);
     Ok(Running {
         addr,
         pin,

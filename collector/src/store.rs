@@ -163,16 +163,12 @@ pub struct FactsSummary {
     /// Newest signature build time of a running product, ms.
     pub av_signature_time: Option<i64>,
     pub fw_default_deny: bool,
-}
-
-/// Org-unit subtree counts (`GET /org-units/{code}/summary`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SubtreeCounts {
-    pub endpoints: i64,
-    pub reporting: i64,
-    pub av_running: i64,
-    pub av_fresh: i64,
-    pub fw_default_deny: i64,
+    /// The newest completed malware scan of any product, ms.
+    pub last_sweep: Option<i64>,
+    /// A backup agent should report here: a server, or a backup agent is installed.
+    pub backup_expected: bool,
+    /// The backup agents' newest successful contact with their server, ms.
+    pub backup_last: Option<i64>,
 }
 
 fn b(v: bool) -> i16 {
@@ -224,7 +220,9 @@ impl Store {
             Engine::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
             Engine::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
         }
-        Ok(Store { pool, engine })
+        let store = Store { pool, engine };
+        crate::rollup::ensure_built(&store).await?;
+        Ok(store)
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -426,6 +424,8 @@ impl Store {
             .bind(now)
             .execute(&mut **tx)
             .await?;
+        let after = crate::rollup::snapshot(tx, self.engine, &[id], false).await?;
+        crate::rollup::apply(tx, self.engine, &Default::default(), &after).await?;
         sqlx::query("INSERT INTO certificates (serial, endpoint_id, not_after) VALUES ($1, $2, $3)")
             .bind(cert_serial)
             .bind(id)
@@ -476,7 +476,11 @@ impl Store {
 
     /// Revokes an endpoint and every certificate it holds; returns the serials revoked.
     pub async fn revoke_endpoint(&self, id: &str, now: i64) -> Result<Vec<String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        };
+        let before = crate::rollup::snapshot(&mut tx, self.engine, &[id], true).await?;
         let n = sqlx::query("UPDATE endpoints SET revoked = 1 WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -485,6 +489,7 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound(format!("no endpoint {id}")));
         }
+        crate::rollup::apply(&mut tx, self.engine, &before, &Default::default()).await?;
         sqlx::query("UPDATE certificates SET revoked_at = $1 WHERE endpoint_id = $2 AND revoked_at IS NULL")
             .bind(now)
             .bind(id)
@@ -539,9 +544,10 @@ impl Store {
                      last_seq = CASE WHEN endpoints.last_seq < v.column3 THEN v.column3 ELSE endpoints.last_seq END,
                      facts_seq = v.column3, facts_digest = v.column4, hostname = v.column5, platform = v.column6,
                      role = v.column7, effective_level = v.column8, av_installed = v.column9, av_running = v.column10,
-                     av_realtime = v.column11, av_signature_time = v.column12, fw_default_deny = v.column13
+                     av_realtime = v.column11, av_signature_time = v.column12, fw_default_deny = v.column13,
+                     last_sweep = v.column14, backup_expected = v.column15, backup_last = v.column16
                  FROM (VALUES {}) AS v WHERE endpoints.id = v.column1",
-                values(chunk.len(), 13)
+                values(chunk.len(), 16)
             );
             let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for u in chunk {
@@ -559,7 +565,10 @@ impl Store {
                     .bind(b(s.av_running))
                     .bind(b(s.av_realtime))
                     .bind(s.av_signature_time)
-                    .bind(b(s.fw_default_deny));
+                    .bind(b(s.fw_default_deny))
+                    .bind(s.last_sweep)
+                    .bind(b(s.backup_expected))
+                    .bind(s.backup_last);
             }
             q.execute(&mut **tx).await?;
         }
@@ -753,43 +762,14 @@ impl Store {
         Ok(out)
     }
 
-    /// Members of a system, and how many of them have been evaluated for it.
+    /// Members of a system, and how many of them have been evaluated for it
+    /// (kept by triggers, migration 0003).
     pub async fn system_members(&self, system: &System) -> Result<(i64, i64)> {
-        let members: i64 = sqlx::query("SELECT COUNT(*) AS n FROM endpoint_systems WHERE system_id = $1")
+        let r = sqlx::query("SELECT members, evaluated FROM systems WHERE id = $1")
             .bind(system.id)
             .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        let evaluated: i64 = sqlx::query("SELECT COUNT(*) AS n FROM evaluations WHERE scope = $1")
-            .bind(&system.code)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        Ok((members, evaluated))
-    }
-
-    pub async fn subtree_counts(&self, path: &str, seen_since: i64, fresh_since: i64) -> Result<SubtreeCounts> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS endpoints,
-                 COALESCE(SUM(CASE WHEN e.last_seen >= $2 THEN 1 ELSE 0 END), 0) AS reporting,
-                 COALESCE(SUM(CASE WHEN e.av_running = 1 THEN 1 ELSE 0 END), 0) AS av_running,
-                 COALESCE(SUM(CASE WHEN e.av_running = 1 AND e.av_signature_time >= $3 THEN 1 ELSE 0 END), 0) AS av_fresh,
-                 COALESCE(SUM(CASE WHEN e.fw_default_deny = 1 THEN 1 ELSE 0 END), 0) AS fw_default_deny
-             FROM endpoints e JOIN org_units o ON o.id = e.org_unit_id
-             WHERE o.path LIKE $1 AND e.revoked = 0",
-        )
-        .bind(format!("{path}%"))
-        .bind(seen_since)
-        .bind(fresh_since)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(SubtreeCounts {
-            endpoints: r.try_get("endpoints")?,
-            reporting: r.try_get("reporting")?,
-            av_running: r.try_get("av_running")?,
-            av_fresh: r.try_get("av_fresh")?,
-            fw_default_deny: r.try_get("fw_default_deny")?,
-        })
+            .await?;
+        Ok((r.try_get("members")?, r.try_get("evaluated")?))
     }
 
     // ---- API keys --------------------------------------------------------------------

@@ -16,6 +16,8 @@
 //! stay in order. On the 2-core benchmark machine one writer was fastest for
 //! both engines (docs/benchmarks.md): more only pay with cores to spare.
 
+use crate::history;
+use crate::rollup;
 use crate::store::{Engine, EvaluationRow, FactsSummary, FactsUpdate, Store, StoreError, StoredReport};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -38,6 +40,8 @@ pub struct ReportWrite {
     pub removed_scopes: Vec<String>,
     /// (system id, requirement, status, change in the number of endpoints)
     pub count_deltas: Vec<(i64, String, String, i64)>,
+    /// Requirements whose status this write overturns (history.rs).
+    pub verdict_changes: Vec<history::VerdictChange>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +165,12 @@ fn take(hb: &Mutex<HashMap<String, (i64, i64)>>) -> HashMap<String, (i64, i64)> 
 }
 
 async fn commit(store: &Store, writes: Vec<ReportWrite>, heartbeats: HashMap<String, (i64, i64)>) -> Result<Vec<Written>, StoreError> {
-    let mut tx = store.pool().begin().await?;
+    // IMMEDIATE on SQLite: the counters' "before" snapshot must not go stale
+    // before the first write takes the lock.
+    let mut tx = match store.engine {
+        Engine::Sqlite => store.pool().begin_with("BEGIN IMMEDIATE").await?,
+        Engine::Postgres => store.pool().begin().await?,
+    };
     let reports: Vec<(&str, &StoredReport)> = writes
         .iter()
         .filter_map(|w| w.report.as_ref().map(|r| (w.endpoint_id.as_str(), r)))
@@ -190,6 +199,15 @@ async fn commit(store: &Store, writes: Vec<ReportWrite>, heartbeats: HashMap<Str
             summary: &w.summary,
         })
         .collect();
+    // Every endpoint this batch changes, for the KPI counters' before/after.
+    let mut touched: Vec<&str> = stored
+        .iter()
+        .map(|w| w.endpoint_id.as_str())
+        .chain(heartbeats.keys().map(String::as_str))
+        .collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let before = rollup::snapshot(&mut tx, store.engine, &touched, true).await?;
     Store::update_endpoints_facts(&mut tx, &updates).await?;
     let evaluations: Vec<(&str, &EvaluationRow)> = stored
         .iter()
@@ -215,8 +233,18 @@ async fn commit(store: &Store, writes: Vec<ReportWrite>, heartbeats: HashMap<Str
             Store::adjust_requirement_count(&mut tx, system, req, status, delta).await?;
         }
     }
+    let changes: Vec<history::ChangeRow<'_>> = stored
+        .iter()
+        .flat_map(|w| {
+            let cause = if w.report.is_some() { "report" } else { "reevaluation" };
+            w.verdict_changes.iter().map(move |c| (w.endpoint_id.as_str(), w.seq, cause, c))
+        })
+        .collect();
+    history::insert_changes(&mut tx, &changes).await?;
     let touches: Vec<(&str, i64, i64)> = heartbeats.iter().map(|(e, (seq, seen))| (e.as_str(), *seq, *seen)).collect();
     Store::touch_endpoints(&mut tx, &touches).await?;
+    let after = rollup::snapshot(&mut tx, store.engine, &touched, false).await?;
+    rollup::apply(&mut tx, store.engine, &before, &after).await?;
     tx.commit().await?;
     Ok(results)
 }

@@ -50,21 +50,35 @@ async fn enroll_report_and_query(database: Option<String>) {
     );
     assert_eq!(detail["systems"][0]["code"], "DLK-DHTN");
 
-    let (s, sum) = c.get(&key, "/api/v1/org-units/TW/summary").await;
-    assert_eq!(s, 200);
+    let (s, sum) = c.get(&key, "/api/v1/org-units/TW/kpis").await;
+    assert_eq!(s, 200, "{sum}");
     assert_eq!(sum["endpoints"], 1);
     assert_eq!(sum["reporting_24h"]["count"], 1);
     assert_eq!(sum["reporting_24h"]["percent"], 100.0);
+    assert_eq!(sum["children"].as_array().map(Vec::len), Some(2), "TW's provinces: {sum}");
+    let (s, behind) = c.get(&key, "/api/v1/org-units/TW/kpis?list=reporting_24h").await;
+    assert_eq!(s, 200, "{behind}");
+    assert_eq!(behind["items"][0]["id"], id.as_str());
+    let (s, none) = c.get(&key, "/api/v1/org-units/TW/kpis?list=reporting_24h&state=unmet").await;
+    assert_eq!((s, none["items"].as_array().map(Vec::len)), (200, Some(0)), "{none}");
+    assert_eq!(c.get(&key, "/api/v1/org-units/TW/kpis?list=nonsense").await.0, 400);
+    // The CLI reads the same counters.
+    let cli = c.cli(&["kpi", "--org-unit", "TW", "--format", "json"]);
+    assert_eq!(cli.code, 0, "{}", cli.stderr);
+    assert_eq!(cli.json()["endpoints"], 1);
+    assert_eq!(cli.json()["av_running"], sum["av_running"]);
+    let csv = c.cli(&["kpi", "--org-unit", "DLK", "--format", "csv"]);
+    assert!(csv.stdout.starts_with("kpi,count,of,percent\nendpoints,1,1,"), "{}", csv.stdout);
 
     // A key scoped to Hà Nội sees nothing of Đắk Lắk.
     let hn = c.apikey(Some("HN"));
     assert_eq!(c.get(&hn, "/api/v1/systems/DLK-DHTN/compliance").await.0, 403);
     assert_eq!(c.get(&hn, &format!("/api/v1/endpoints/{id}")).await.0, 403);
-    assert_eq!(c.get(&hn, "/api/v1/org-units/DLK/summary").await.0, 403);
+    assert_eq!(c.get(&hn, "/api/v1/org-units/DLK/kpis").await.0, 403);
     let (s, hn_list) = c.get(&hn, "/api/v1/endpoints").await;
     assert_eq!(s, 200);
     assert!(hn_list["endpoints"].as_array().unwrap().is_empty());
-    assert_eq!(c.get(&hn, "/api/v1/org-units/HN/summary").await.0, 200);
+    assert_eq!(c.get(&hn, "/api/v1/org-units/HN/kpis").await.0, 200);
     assert_eq!(c.get("khk_wrong", "/api/v1/endpoints").await.0, 401);
 
     // Moving the endpoint to another system re-evaluates its stored facts at once.
