@@ -1,6 +1,7 @@
 //! HTTP routes: enrollment, agent reports (client certificate), and the JSON
 //! API (bearer key, scoped to an org unit's subtree). Every error is JSON:
-//! `{"error": "<code>", "message": "<what to do>"}`. The register's routes
+//! `{"error": "<code>", "message": "<what to do>"}` (the dashboard's pages,
+//! merged in here, are in `web/`). The register's routes
 //! (org units, systems, memberships, audit log) are in `api/register.rs`.
 
 mod exceptions;
@@ -8,17 +9,18 @@ mod export;
 mod history;
 mod register;
 
+use crate::auth::{self, Action, Forbidden, Principal};
 use crate::compliance;
 use crate::enroll::{self, EnrollError};
 use crate::evaluate::{self, Policies, Scope};
 use crate::ingest::{Ingest, IngestError};
-use crate::register::{Caller, Frameworks};
+use crate::register::Frameworks;
 use crate::scorecard::{self, Kpi};
-use crate::store::{ApiKey, Store, StoreError};
+use crate::store::{Store, StoreError};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -49,6 +51,10 @@ pub struct App {
 /// The client certificate of the connection a request came on, if any.
 #[derive(Clone, Debug)]
 pub struct Peer(pub Option<Result<AgentIdentity, String>>);
+
+/// The address a request's connection came from (login throttling).
+#[derive(Clone, Copy, Debug)]
+pub struct RemoteAddr(pub std::net::SocketAddr);
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -122,6 +128,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(exceptions::routes())
         .merge(export::routes())
         .merge(history::routes())
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(app)
 }
@@ -171,33 +178,23 @@ async fn report(State(app): State<Arc<App>>, Extension(peer): Extension<Arc<Peer
     Ok(Json(ack).into_response())
 }
 
-/// The caller of an API route: a bearer key, and the subtree it may see.
-pub struct Admin {
-    pub key: ApiKey,
-    /// `None` for the whole tree.
-    pub scope: Option<String>,
+/// The caller of an API route: a bearer key or, from a browser logged into
+/// the dashboard, its session (changes then need the session's CSRF token in
+/// `X-CSRF-Token`). Scope and role checks are the principal's (`auth.rs`);
+/// the role is checked here, once, against what the request does.
+pub struct Admin(pub Principal);
+
+impl std::ops::Deref for Admin {
+    type Target = Principal;
+
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
 }
 
-impl Admin {
-    /// The key as the register's caller: named in the audit log by its id.
-    fn caller(&self) -> Caller {
-        Caller::api_key(&self.key)
-    }
-
-    fn allows(&self, path: &str) -> bool {
-        self.scope.as_deref().is_none_or(|s| path.starts_with(s))
-    }
-
-    fn check(&self, path: &str, what: &str) -> Result<(), ApiError> {
-        if self.allows(path) {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!("{what} is outside this key's org unit"),
-            ))
-        }
+impl From<Forbidden> for ApiError {
+    fn from(e: Forbidden) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.0)
     }
 }
 
@@ -205,25 +202,47 @@ impl FromRequestParts<Arc<App>> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
-        let key = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
+        let principal = if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let key = header.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "api_key_required",
                     "send `Authorization: Bearer <API key>`",
                 )
             })?;
-        match app.store.api_key(&sha256_hex(key.trim().as_bytes())).await? {
-            Some(key) => Ok(Admin {
-                scope: key.scope.clone(),
-                key,
-            }),
-            None => Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_api_key", "unknown or revoked API key")),
-        }
+            match app.store.api_key(&sha256_hex(key.trim().as_bytes())).await? {
+                Some(key) => Principal::api_key(&key),
+                None => return Err(ApiError::new(StatusCode::UNAUTHORIZED, "bad_api_key", "unknown or revoked API key")),
+            }
+        } else if let Some(token) = crate::web::session_token(&parts.headers) {
+            let now = Timestamp::now().unix_millis();
+            let session = auth::sessions::find(&app.store, &token, now).await?.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "session_ended",
+                    "the dashboard session has ended; log in again",
+                )
+            })?;
+            if !matches!(parts.method, Method::GET | Method::HEAD) {
+                let sent = parts.headers.get(crate::web::CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+                if !auth::constant_time_eq(sent, session.csrf.as_bytes()) {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "csrf",
+                        format!("send the session's CSRF token in {}", crate::web::CSRF_HEADER),
+                    ));
+                }
+            }
+            session.principal
+        } else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "api_key_required",
+                "send `Authorization: Bearer <API key>`",
+            ));
+        };
+        principal.require(Action::of_api_request(&parts.method, parts.uri.path()))?;
+        Ok(Admin(principal))
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! A record is written in the transaction of the change it describes, so a
 //! change and its record are committed together or not at all. Actors are
-//! `cli:<os user>`, `seed:<file>` and `apikey:<key id>` (never the key).
+//! `cli:<os user>`, `seed:<file>`, `apikey:<key id>` (never the key) and
+//! `user:<username>` (dashboard accounts).
 //! Each record carries the org-unit path of the object after the change and,
 //! for moves, before it: a key scoped to a subtree reads the records of
 //! everything that was or is in its subtree, as it was at the time.
@@ -25,6 +26,8 @@ pub enum ObjectKind {
     Waiver,
     /// A person's statement for a `manual` requirement; its code is its id.
     Attestation,
+    /// A dashboard account (`auth/users.rs`); its code is its username.
+    User,
 }
 
 impl ObjectKind {
@@ -35,6 +38,7 @@ impl ObjectKind {
             ObjectKind::Endpoint => "endpoint",
             ObjectKind::Waiver => "waiver",
             ObjectKind::Attestation => "attestation",
+            ObjectKind::User => "user",
         }
     }
 }

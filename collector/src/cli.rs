@@ -6,6 +6,7 @@ mod export;
 mod history;
 mod kpi;
 mod register;
+mod user;
 
 use crate::config::{Flags, Settings};
 use crate::datadir;
@@ -106,6 +107,11 @@ pub enum Command {
     Endpoint {
         #[command(subcommand)]
         command: EndpointCommand,
+    },
+    /// Dashboard accounts: create, list, disable, set a password
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
     },
 }
 
@@ -278,6 +284,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evidence(command) => export::run(command).await,
         Command::Kpi(args) => kpi::run(args).await,
         Command::History(args) => history::run(args).await,
+        Command::User { command } => user::run(command).await,
         Command::Endpoint {
             command:
                 EndpointCommand::Systems {

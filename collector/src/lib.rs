@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod compliance;
 pub mod config;
@@ -22,4 +23,5 @@ pub mod scorecard;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod web;
 pub mod writer;

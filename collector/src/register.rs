@@ -294,10 +294,11 @@ impl Frameworks {
     }
 }
 
-/// Who makes a change, and the subtree they may change.
+/// Who makes a change, and the subtree they may change: the CLI, a seed, or
+/// an `auth::Principal` (API key or dashboard account) through its `caller()`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
-    /// `cli:<os user>`, `seed:<file>` or `apikey:<id>`.
+    /// `cli:<os user>`, `seed:<file>`, `apikey:<id>` or `user:<username>`.
     pub actor: String,
     /// Subtree path (`/TW/DLK/`); `None` for the whole tree.
     pub scope: Option<String>,
@@ -319,14 +320,11 @@ impl Caller {
     }
 
     pub fn api_key(key: &ApiKey) -> Caller {
-        Caller {
-            actor: format!("apikey:{}", key.id),
-            scope: key.scope.clone(),
-        }
+        crate::auth::Principal::api_key(key).caller()
     }
 
     pub fn allows(&self, path: &str) -> bool {
-        self.scope.as_deref().is_none_or(|s| path.starts_with(s))
+        crate::auth::in_scope(self.scope.as_deref(), path)
     }
 
     fn check(&self, path: &str, what: &str) -> Result<()> {

@@ -6,7 +6,7 @@
 //! client certificate is read once per connection and attached to each of its
 //! requests.
 
-use crate::api::{self, App, Peer};
+use crate::api::{self, App, Peer, RemoteAddr};
 use crate::config::Settings;
 use crate::datadir::{self, Secrets};
 use crate::evaluate::Policies;
@@ -137,6 +137,7 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, app: Arc<App>
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             let service = TowerToHyperService::new(tower::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(peer.clone());
+                req.extensions_mut().insert(RemoteAddr(remote));
                 router.clone().oneshot(req)
             }));
             let io = TokioIo::new(tls);

@@ -12,3 +12,4 @@ mod kpi;
 mod listeners;
 mod register;
 mod resilience;
+mod web;

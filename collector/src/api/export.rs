@@ -83,7 +83,7 @@ async fn evidence(
     let bytes = tokio::task::spawn_blocking(move || export::render_signed(&pack, format, &signer.signing))
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "export_failed", "rendering the export stopped"))??;
-    tracing::info!(system = %code, %format, %lang, api_key = admin.key.id, bytes = bytes.len(), "Evidence pack exported.");
+    tracing::info!(system = %code, %format, %lang, actor = %admin.actor, bytes = bytes.len(), "Evidence pack exported.");
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),
