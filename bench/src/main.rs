@@ -41,6 +41,9 @@ enum Cmd {
         iterations: usize,
         #[arg(long, default_value_t = 3)]
         level: u8,
+        /// Also time each requirement alone and print the slowest
+        #[arg(long)]
+        per_requirement: bool,
     },
     /// Runs one command and prints `wall_ns peak_rss_kib exit_code` (used by the others)
     Measure {
@@ -51,7 +54,11 @@ enum Cmd {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Cmd::Ingest { iterations, level } => ingest_steps(iterations, level),
+        Cmd::Ingest {
+            iterations,
+            level,
+            per_requirement,
+        } => ingest_steps(iterations, level, per_requirement),
         Cmd::Measure { command } => {
             let started = Instant::now();
             let status = Command::new(&command[0])
@@ -182,7 +189,7 @@ fn time_it(n: usize, mut f: impl FnMut()) -> f64 {
 }
 
 /// This machine's facts through each step the collector takes for a report that carries them.
-fn ingest_steps(n: usize, level: u8) -> anyhow::Result<()> {
+fn ingest_steps(n: usize, level: u8, per_requirement: bool) -> anyhow::Result<()> {
     use khien_policy::{Catalogue, FactsView, Target};
     use khien_proto::report::{Report, facts_digest, sign, verify};
     use ring::signature::KeyPair as _;
@@ -238,5 +245,26 @@ fn ingest_steps(n: usize, level: u8) -> anyhow::Result<()> {
         "evaluate (evidence)   {:8.1}",
         time_it(n, || drop(std::hint::black_box(framework.evaluate(&view, &target))))
     );
+    if per_requirement {
+        // Each requirement in a framework of its own, less the cost of an empty one:
+        // where the evaluation's time goes.
+        target.evidence = false;
+        let alone = |only: Option<&str>| -> anyhow::Result<f64> {
+            let mut f = catalogue.load(&id).map_err(|e| anyhow::anyhow!("{e}"))?;
+            f.requirements.retain(|r| Some(r.id.as_str()) == only);
+            Ok(time_it(n / 4, || drop(std::hint::black_box(f.evaluate(&view, &target)))))
+        };
+        let base = alone(None)?;
+        let mut costs: Vec<(f64, String, usize)> = Vec::new();
+        for r in framework.at_level(level) {
+            costs.push((alone(Some(&r.id))? - base, r.id.clone(), r.checks.len()));
+        }
+        costs.sort_by(|a, b| b.0.total_cmp(&a.0));
+        println!("empty framework         {base:8.1}");
+        for (us, id, checks) in costs.iter().take(15) {
+            println!("  {id:<8} {checks:>2} checks {us:8.1}");
+        }
+        println!("  sum of all requirements {:8.1}", costs.iter().map(|c| c.0).sum::<f64>());
+    }
     Ok(())
 }

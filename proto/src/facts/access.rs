@@ -12,6 +12,10 @@ pub struct Accounts {
     pub local: Vec<Account>,
     /// Names of every account with UID 0.
     pub uid0: Vec<String>,
+    /// UIDs that more than one local account uses, as `1000: alice, bob`,
+    /// sorted. Found by the agent: a check comparing every pair of accounts
+    /// in CEL cost the collector milliseconds per report.
+    pub shared_uids: Vec<String>,
     /// The built-in superuser cannot log in with a password.
     pub root_locked: Option<bool>,
     /// Groups that grant administrator rights and exist here (`sudo`, `wheel`, `admin`).
@@ -75,7 +79,9 @@ pub struct PasswordPolicy {
     pub warn_days: Option<i64>,
     /// Previous passwords that may not be reused (`pam_pwhistory` or `pam_unix remember=`).
     pub history: Option<u32>,
-    /// Hash method for new passwords (`ENCRYPT_METHOD` or the `pam_unix` argument).
+    /// Hash method for new passwords (`ENCRYPT_METHOD` or the `pam_unix`
+    /// argument), lower case, with crypt's aliases folded: `yescrypt`,
+    /// `gost-yescrypt`, `sha512`, `sha256`, `bcrypt` (blowfish), `md5`, `des`.
     pub hash_method: Option<String>,
     /// Files the values came from.
     pub sources: Vec<String>,

@@ -270,8 +270,18 @@ pub fn build_accounts(
         None => None,
         Some(_) => local.iter().find(|a| a.name == "root").map(|a| a.password == "locked" || a.expired),
     };
+    let mut by_uid: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+    for p in passwd {
+        by_uid.entry(p.uid).or_default().push(&p.name);
+    }
+    let shared_uids = by_uid
+        .into_iter()
+        .filter(|(_, names)| names.len() > 1)
+        .map(|(uid, names)| format!("{uid}: {}", names.join(", ")))
+        .collect();
     Accounts {
         uid0: passwd.iter().filter(|p| p.uid == 0).map(|p| p.name.clone()).collect(),
+        shared_uids,
         root_locked,
         admin_groups: admin_groups.iter().map(|g| g.name.clone()).collect(),
         admins,
@@ -371,6 +381,7 @@ alice:x:1000:
         let logins = BTreeMap::from([(1000, Timestamp::from_unix(1_717_000_000).unwrap())]);
         let a = build_accounts(&passwd, Some(&shadow), &groups, &logins, now());
         assert_eq!(a.uid0, vec!["root", "toor"]);
+        assert_eq!(a.shared_uids, vec!["0: root, toor"]);
         assert_eq!(a.root_locked, Some(true));
         assert_eq!(a.admin_groups, vec!["sudo", "wheel"]);
         // dave has no passwd entry but is a member; bob is in sudo by primary group.
