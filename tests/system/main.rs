@@ -13,3 +13,4 @@ mod listeners;
 mod register;
 mod resilience;
 mod web;
+mod web_pages;

@@ -28,7 +28,7 @@ fn refused(r: &Run, says: &str) {
 }
 
 /// A browser: keeps cookies, does not follow redirects (the tests look at them).
-fn browser(c: &Collector) -> Client {
+pub(crate) fn browser(c: &Collector) -> Client {
     let tls = khien_tls::client_config(&c.ca_pem(), None).expect("TLS client configuration");
     Client::builder()
         .tls_backend_preconfigured(tls)
@@ -39,18 +39,18 @@ fn browser(c: &Collector) -> Client {
         .expect("HTTP client")
 }
 
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 
@@ -79,7 +79,7 @@ async fn send(req: reqwest::RequestBuilder) -> Page {
     }
 }
 
-async fn get(b: &Client, c: &Collector, path: &str) -> Page {
+pub(crate) async fn get(b: &Client, c: &Collector, path: &str) -> Page {
     send(b.get(format!("{}{path}", c.url()))).await
 }
 
@@ -88,7 +88,7 @@ async fn post(b: &Client, c: &Collector, path: &str, form: &[(&str, &str)]) -> P
 }
 
 /// Opens the login page and submits it.
-async fn login(b: &Client, c: &Collector, username: &str, password: &str) -> Page {
+pub(crate) async fn login(b: &Client, c: &Collector, username: &str, password: &str) -> Page {
     let form = get(b, c, "/login").await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.body);
     let csrf = form.csrf();

@@ -12,6 +12,8 @@
 
 mod assets;
 mod i18n;
+mod units;
+mod view;
 
 use crate::api::{App, RemoteAddr};
 use crate::auth::sessions::{self, Session};
@@ -41,7 +43,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/", get(root))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
-        .route("/overview", get(overview))
+        .route("/overview", get(units::overview))
+        .route("/org-units/{code}", get(units::org_unit))
+        .route("/org-units/{code}/kpi/{kpi}", get(units::kpi_list))
         .route("/assets/{name}", get(assets::serve))
         .layer(axum::middleware::map_response(security_headers))
 }
@@ -131,15 +135,6 @@ struct LoginPage {
     csrf: String,
     username: String,
     message: Option<&'static str>,
-}
-
-#[derive(Template)]
-#[template(path = "web/overview.html")]
-struct OverviewPage {
-    shell: Shell,
-    username: String,
-    role: &'static str,
-    scope: String,
 }
 
 #[derive(Template)]
@@ -349,25 +344,6 @@ async fn logout(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap, form:
     let mut res = Redirect::to(&format!("/login{}", lang.query())).into_response();
     res.headers_mut().append(header::SET_COOKIE, clear_cookie(SESSION_COOKIE));
     res
-}
-
-async fn overview(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap) -> Response {
-    let lang = Lang::of(&uri);
-    let session = match require_session(&app, &headers, lang).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let t = lang.texts();
-    let page = OverviewPage {
-        username: session.user.username.clone(),
-        role: session.user.role.label(lang.english()),
-        scope: match &session.user.org_unit {
-            Some((code, name, _)) => format!("{name} ({code})"),
-            None => t.whole_tree.to_string(),
-        },
-        shell: Shell::new(lang, "/overview", |t| t.overview, Some(&session)),
-    };
-    html(StatusCode::OK, &page)
 }
 
 #[cfg(test)]
