@@ -70,6 +70,9 @@ pub struct Scorecard {
     pub windows: WindowsJson,
     /// Each active direct child unit, for the drill-down.
     pub children: Vec<UnitKpis>,
+    /// Each system behind `systems`, for pages that list them (not in the API's answer).
+    #[serde(skip)]
+    pub standings: Vec<SystemStanding>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -117,7 +120,8 @@ pub(crate) fn unit_kpis((code, name, path): (&str, &str, &str), counters: &BTree
 pub async fn scorecard(store: &Store, policies: &Policies, unit: &OrgUnit, now_ms: i64, w: Windows) -> Result<Scorecard> {
     let counters = rollup::read(store.pool(), unit.id).await?;
     let children = children(store, unit, now_ms, w).await?;
-    let systems = system_kpis(store, policies, &unit.path, now_ms).await?;
+    let standings = standings(store, policies, &unit.path, now_ms).await?;
+    let systems = system_kpis(&standings);
     Ok(Scorecard {
         as_of: khien_proto::Timestamp::from_unix_millis(now_ms)
             .map(|t| t.to_string())
@@ -131,6 +135,7 @@ pub async fn scorecard(store: &Store, policies: &Policies, unit: &OrgUnit, now_m
             reporting_hours: 24,
         },
         children,
+        standings,
     })
 }
 
@@ -191,16 +196,15 @@ pub async fn standings(store: &Store, policies: &Policies, under: &str, now_ms: 
         .collect())
 }
 
-async fn system_kpis(store: &Store, policies: &Policies, under: &str, now_ms: i64) -> Result<SystemKpis> {
-    let all = standings(store, policies, under, now_ms).await?;
+fn system_kpis(all: &[SystemStanding]) -> SystemKpis {
     let n = all.len() as i64;
     let count = |f: fn(&SystemStanding) -> bool| all.iter().filter(|s| f(s)).count() as i64;
-    Ok(SystemKpis {
+    SystemKpis {
         systems: n,
         dossier_approved: Ratio::new(count(|s| s.dossier_approved), n),
         compliant: Ratio::new(count(|s| s.compliant), n),
         assessment_overdue: Ratio::new(count(|s| s.assessment_overdue), n),
-    })
+    }
 }
 
 /// The KPIs that have a list behind them.

@@ -495,8 +495,9 @@ pub async fn org_unit(State(app): State<Arc<App>>, Path(code): Path<String>, uri
         Err(r) => return r,
     };
     let built = async {
-        let (card, view) = unit_card(&app, &unit, lang).await?;
-        let standings = scorecard::standings(&app.store, app.ingest.policies(), &unit.path, super::now()).await?;
+        let (mut card, view) = unit_card(&app, &unit, lang).await?;
+        // The scorecard decided every system's standing already: reuse it.
+        let standings = std::mem::take(&mut card.standings);
         let crumbs = breadcrumbs(&app, &session, &unit, lang).await?;
         Ok::<_, StoreError>((card, view, standings, crumbs))
     }
