@@ -40,9 +40,10 @@ pub struct SystemCompliance {
 }
 
 /// The status of a requirement over a system's endpoints: the worst any member
-/// has (fail, then error, then manual), `pass` when all pass or do not apply,
-/// `not_applicable` when it applies to none, and `manual` when no member has
-/// been evaluated yet (nothing shows that it is met).
+/// has (fail, then error, then manual), then `waived` when a waiver is what
+/// makes it met, `pass` when all pass or do not apply, `not_applicable` when
+/// it applies to none, and `manual` when no member has been evaluated yet
+/// (nothing shows that it is met).
 pub fn rollup(c: &Counts) -> Status {
     if c.fail > 0 {
         Status::Fail
@@ -50,10 +51,10 @@ pub fn rollup(c: &Counts) -> Status {
         Status::Error
     } else if c.manual > 0 {
         Status::Manual
-    } else if c.pass > 0 {
-        Status::Pass
     } else if c.waived > 0 {
         Status::Waived
+    } else if c.pass > 0 {
+        Status::Pass
     } else if c.not_applicable > 0 {
         Status::NotApplicable
     } else {
@@ -176,5 +177,10 @@ mod tests {
         assert_eq!(rollup(&c), Status::Error);
         c.add(Status::Fail);
         assert_eq!(rollup(&c), Status::Fail);
+        // Met only because a waiver covers some members: it says so.
+        let mut w = Counts::default();
+        w.add(Status::Pass);
+        w.add(Status::Waived);
+        assert_eq!(rollup(&w), Status::Waived);
     }
 }

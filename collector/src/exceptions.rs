@@ -18,7 +18,7 @@
 use crate::audit::{self, Entry, ObjectKind};
 use crate::evaluate::Policies;
 use crate::register::Caller;
-use crate::store::{Engine, Store, StoreError, System};
+use crate::store::{Store, StoreError, System};
 use khien_policy::model::{Kind, Rule};
 use khien_proto::report::sha256_hex;
 use khien_proto::{Counts, Status, Timestamp};
@@ -443,14 +443,7 @@ pub fn visible(caller_scope: Option<&str>, path: &str, current_path: &str) -> bo
 /// serialised with them the same way (see `register::Change::begin`): a
 /// membership or a retirement cannot slip between the check and the write.
 async fn begin(store: &Store) -> Result<Transaction<'static, Any>> {
-    Ok(match store.engine {
-        Engine::Sqlite => store.pool().begin_with("BEGIN IMMEDIATE").await?,
-        Engine::Postgres => {
-            let mut tx = store.pool().begin().await?;
-            sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE").execute(&mut *tx).await?;
-            tx
-        }
-    })
+    Ok(store.begin_locking("audit_log").await?)
 }
 
 /// The audit record of a change, in its transaction.
@@ -1074,28 +1067,9 @@ impl Overlay {
         } else if nothing && self.system_waived.contains(requirement) {
             Status::Waived
         } else {
-            worst(&c)
+            crate::compliance::rollup(&c)
         };
         (c, status)
-    }
-}
-
-/// Like `compliance::rollup`, with `waived` before `pass`.
-fn worst(c: &Counts) -> Status {
-    if c.fail > 0 {
-        Status::Fail
-    } else if c.error > 0 {
-        Status::Error
-    } else if c.manual > 0 {
-        Status::Manual
-    } else if c.waived > 0 {
-        Status::Waived
-    } else if c.pass > 0 {
-        Status::Pass
-    } else if c.not_applicable > 0 {
-        Status::NotApplicable
-    } else {
-        Status::Manual
     }
 }
 

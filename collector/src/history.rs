@@ -21,7 +21,7 @@ use crate::kpi::{DAY_MS, HOUR_MS, Ratio};
 use crate::register::{self, format_date};
 use crate::rollup;
 use crate::scorecard::{self, SystemKpis, UnitKpis, Windows, vietnam_today};
-use crate::store::{Engine, OrgUnit, Store, StoreError, System};
+use crate::store::{OrgUnit, Store, StoreError, System, values};
 use khien_proto::{Status, Timestamp};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -107,17 +107,6 @@ pub async fn insert_changes(tx: &mut Transaction<'_, Any>, rows: &[ChangeRow<'_>
         q.execute(&mut **tx).await?;
     }
     Ok(())
-}
-
-/// `($1, $2), ($3, $4)` for `rows` rows of `cols` values.
-fn values(rows: usize, cols: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let row: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 // ---- days ---------------------------------------------------------------------------
@@ -300,11 +289,7 @@ pub async fn snapshot(store: &Store, policies: &Policies, now_ms: i64, w: Window
 }
 
 async fn begin(store: &Store) -> Result<Transaction<'static, Any>> {
-    Ok(match store.engine {
-        // IMMEDIATE: a deferred transaction that later needs the write lock can fail with "busy" at once.
-        Engine::Sqlite => store.pool().begin_with("BEGIN IMMEDIATE").await?,
-        Engine::Postgres => store.pool().begin().await?,
-    })
+    store.begin_write().await
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

@@ -13,7 +13,7 @@
 
 use crate::audit::{self, AuditRow, Entry, ObjectKind};
 use crate::evaluate::Policies;
-use crate::store::{ApiKey, Engine, Store, StoreError};
+use crate::store::{ApiKey, Store, StoreError};
 use khien_proto::Timestamp;
 use khien_proto::facts::Role;
 use serde_json::{Value, json};
@@ -625,14 +625,7 @@ impl<'a> Change<'a> {
         // deferred transaction would fail to upgrade); on PostgreSQL the lock on
         // the audit log, which every change writes, orders them without
         // blocking readers or ingest.
-        let tx = match store.engine {
-            Engine::Sqlite => store.pool().begin_with("BEGIN IMMEDIATE").await?,
-            Engine::Postgres => {
-                let mut tx = store.pool().begin().await?;
-                sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE").execute(&mut *tx).await?;
-                tx
-            }
-        };
+        let tx = store.begin_locking("audit_log").await?;
         Ok(Change {
             tx,
             caller,

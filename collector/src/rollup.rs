@@ -14,7 +14,7 @@
 //! double-count nor deadlock. On SQLite every writer holds the database lock.
 
 use crate::kpi::{Contribution, Counter, DAY_MS, HOUR_MS, delta};
-use crate::store::{Engine, Store, StoreError};
+use crate::store::{Engine, Store, StoreError, values};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use std::collections::{BTreeMap, HashMap};
@@ -50,10 +50,6 @@ fn contribution(r: &AnyRow) -> Result<Option<Contribution>> {
     }))
 }
 
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// Reads the contributions of these endpoints inside `tx`; `lock` holds their
 /// rows until the transaction ends (PostgreSQL), for the "before" snapshot.
 pub async fn snapshot(tx: &mut Transaction<'_, Any>, engine: Engine, ids: &[&str], lock: bool) -> Result<Snapshot> {
@@ -64,7 +60,7 @@ pub async fn snapshot(tx: &mut Transaction<'_, Any>, engine: Engine, ids: &[&str
         ""
     };
     for chunk in ids.chunks(500) {
-        let sql = format!("{ROW} WHERE id IN ({}){suffix}", placeholders(1, chunk.len()));
+        let sql = format!("{ROW} WHERE id IN {}{suffix}", values(1, chunk.len()));
         let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for id in chunk {
             q = q.bind(*id);
@@ -84,10 +80,7 @@ async fn ancestors(tx: &mut Transaction<'_, Any>, engine: Engine, units: &[i64])
     // FOR SHARE: a unit being moved (its path rewritten) is waited for.
     let suffix = if engine == Engine::Postgres { " FOR SHARE" } else { "" };
     for chunk in units.chunks(500) {
-        let sql = format!(
-            "SELECT id, path FROM org_units WHERE id IN ({}){suffix}",
-            placeholders(1, chunk.len())
-        );
+        let sql = format!("SELECT id, path FROM org_units WHERE id IN {}{suffix}", values(1, chunk.len()));
         let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for id in chunk {
             q = q.bind(*id);
@@ -101,7 +94,7 @@ async fn ancestors(tx: &mut Transaction<'_, Any>, engine: Engine, units: &[i64])
     codes.dedup();
     let mut ids: HashMap<String, i64> = HashMap::new();
     for chunk in codes.chunks(500) {
-        let sql = format!("SELECT id, code FROM org_units WHERE code IN ({})", placeholders(1, chunk.len()));
+        let sql = format!("SELECT id, code FROM org_units WHERE code IN {}", values(1, chunk.len()));
         let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for c in chunk {
             q = q.bind(*c);
@@ -170,14 +163,11 @@ async fn add_rows(tx: &mut Transaction<'_, Any>, rows: BTreeMap<(i64, &str, i64)
     let rows: Vec<_> = rows.into_iter().filter(|(_, n)| *n != 0).collect();
     let mut zero = Vec::new();
     for chunk in rows.chunks(200) {
-        let values = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * 4 + 1, 4)))
-            .collect::<Vec<_>>()
-            .join(", ");
         let sql = format!(
-            "INSERT INTO unit_counters (unit_id, counter, bucket, n) VALUES {values}
+            "INSERT INTO unit_counters (unit_id, counter, bucket, n) VALUES {}
              ON CONFLICT (unit_id, counter, bucket) DO UPDATE SET n = unit_counters.n + excluded.n
-             RETURNING unit_id, counter, bucket, n"
+             RETURNING unit_id, counter, bucket, n",
+            values(chunk.len(), 4)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for ((unit, name, bucket), n) in chunk {
@@ -229,8 +219,8 @@ pub async fn read_many(pool: &sqlx::AnyPool, units: &[i64]) -> Result<HashMap<i6
     let mut out: HashMap<i64, BTreeMap<Counter, i64>> = HashMap::new();
     for chunk in units.chunks(500) {
         let sql = format!(
-            "SELECT unit_id, counter, bucket, n FROM unit_counters WHERE unit_id IN ({})",
-            placeholders(1, chunk.len())
+            "SELECT unit_id, counter, bucket, n FROM unit_counters WHERE unit_id IN {}",
+            values(1, chunk.len())
         );
         let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
         for id in chunk {
@@ -267,15 +257,8 @@ pub async fn shift_subtree(tx: &mut Transaction<'_, Any>, unit_id: i64, old_chai
 
 /// Recounts every unit's counters from the endpoints, in one transaction.
 pub async fn rebuild(store: &Store) -> Result<()> {
-    let mut tx = match store.engine {
-        Engine::Sqlite => store.pool().begin_with("BEGIN IMMEDIATE").await?,
-        Engine::Postgres => {
-            let mut tx = store.pool().begin().await?;
-            // Writers wait while the counters are rebuilt, then add their deltas on top.
-            sqlx::query("LOCK TABLE unit_counters IN EXCLUSIVE MODE").execute(&mut *tx).await?;
-            tx
-        }
-    };
+    // Writers wait while the counters are rebuilt, then add their deltas on top.
+    let mut tx = store.begin_locking("unit_counters").await?;
     sqlx::query("DELETE FROM unit_counters").execute(&mut *tx).await?;
     let mut parent: HashMap<i64, Option<i64>> = HashMap::new();
     for r in sqlx::query("SELECT id, parent_id FROM org_units").fetch_all(&mut *tx).await? {

@@ -225,6 +225,29 @@ impl Store {
         Ok(store)
     }
 
+    /// A transaction that will write after reading. On SQLite IMMEDIATE takes
+    /// the write lock at once: a deferred one would read, then fail with
+    /// "busy" when it tries to write after another writer committed.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// [`Store::begin_write`] serialised with every other transaction that
+    /// locks `table`: on SQLite the write lock does it, on PostgreSQL an
+    /// EXCLUSIVE lock on the table (readers go on).
+    pub async fn begin_locking(&self, table: &'static str) -> Result<Transaction<'static, Any>> {
+        let mut tx = self.begin_write().await?;
+        if self.engine == Engine::Postgres {
+            sqlx::query(AssertSqlSafe(format!("LOCK TABLE {table} IN EXCLUSIVE MODE")))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -476,10 +499,7 @@ impl Store {
 
     /// Revokes an endpoint and every certificate it holds; returns the serials revoked.
     pub async fn revoke_endpoint(&self, id: &str, now: i64) -> Result<Vec<String>> {
-        let mut tx = match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Engine::Postgres => self.pool.begin().await?,
-        };
+        let mut tx = self.begin_write().await?;
         let before = crate::rollup::snapshot(&mut tx, self.engine, &[id], true).await?;
         let n = sqlx::query("UPDATE endpoints SET revoked = 1 WHERE id = $1")
             .bind(id)
@@ -826,7 +846,7 @@ impl Store {
 const ROWS_PER_STATEMENT: usize = 64;
 
 /// `($1, $2), ($3, $4)` for `rows` rows of `cols` values.
-fn values(rows: usize, cols: usize) -> String {
+pub(crate) fn values(rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {

@@ -167,10 +167,7 @@ fn take(hb: &Mutex<HashMap<String, (i64, i64)>>) -> HashMap<String, (i64, i64)> 
 async fn commit(store: &Store, writes: Vec<ReportWrite>, heartbeats: HashMap<String, (i64, i64)>) -> Result<Vec<Written>, StoreError> {
     // IMMEDIATE on SQLite: the counters' "before" snapshot must not go stale
     // before the first write takes the lock.
-    let mut tx = match store.engine {
-        Engine::Sqlite => store.pool().begin_with("BEGIN IMMEDIATE").await?,
-        Engine::Postgres => store.pool().begin().await?,
-    };
+    let mut tx = store.begin_write().await?;
     let reports: Vec<(&str, &StoredReport)> = writes
         .iter()
         .filter_map(|w| w.report.as_ref().map(|r| (w.endpoint_id.as_str(), r)))
