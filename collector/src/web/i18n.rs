@@ -121,6 +121,9 @@ pub struct Texts {
     pub unit_forbidden: &'static str,
     pub no_root: &'static str,
     pub back_to_overview: &'static str,
+    pub nav_enrollment: &'static str,
+    pub nav_exceptions: &'static str,
+    pub nav_audit: &'static str,
 }
 
 static VI: Texts = Texts {
@@ -197,6 +200,9 @@ static VI: Texts = Texts {
     unit_forbidden: "Đơn vị này nằm ngoài phạm vi của tài khoản.",
     no_root: "Chưa có đơn vị nào. Hãy nạp cây tổ chức.",
     back_to_overview: "Về trang tổng quan",
+    nav_enrollment: "Đăng ký máy",
+    nav_exceptions: "Miễn trừ và xác nhận",
+    nav_audit: "Nhật ký",
 };
 
 static EN: Texts = Texts {
@@ -273,6 +279,9 @@ static EN: Texts = Texts {
     unit_forbidden: "This unit is outside your account's scope.",
     no_root: "There are no units yet. Load the organisation tree.",
     back_to_overview: "Back to the overview",
+    nav_enrollment: "Enrollment",
+    nav_exceptions: "Waivers and attestations",
+    nav_audit: "Audit log",
 };
 
 /// A KPI's name, and the shorter one of a table's column.
