@@ -4,6 +4,7 @@
 //! merged in here, are in `web/`). The register's routes
 //! (org units, systems, memberships, audit log) are in `api/register.rs`.
 
+mod enroll_tokens;
 mod exceptions;
 mod export;
 mod history;
@@ -16,7 +17,7 @@ use crate::evaluate::{self, Policies, Scope};
 use crate::ingest::{Ingest, IngestError};
 use crate::register::Frameworks;
 use crate::scorecard::{self, Kpi};
-use crate::store::{Store, StoreError};
+use crate::store::{EndpointRow, EvaluationRow, Membership, Store, StoreError, StoredReport};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
@@ -25,9 +26,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use khien_policy::FactsView;
-use khien_proto::Timestamp;
 use khien_proto::enroll::{ApiErrorBody, EnrollRequest};
 use khien_proto::report::{Report, SIGNATURE_HEADER, sha256_hex};
+use khien_proto::{CheckResult, Facts, Timestamp};
 use khien_tls::{AgentIdentity, Authority};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -125,6 +126,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/systems/{code}/compliance", get(compliance))
         .route("/api/v1/org-units/{code}/kpis", get(kpis))
         .merge(register::routes())
+        .merge(enroll_tokens::routes())
         .merge(exceptions::routes())
         .merge(export::routes())
         .merge(history::routes())
@@ -295,6 +297,53 @@ async fn endpoints(State(app): State<Arc<App>>, admin: Admin, Query(q): Query<Li
     Ok(Json(json!({"endpoints": out, "limit": limit, "offset": q.offset.unwrap_or(0)})))
 }
 
+/// What the API's and the dashboard's endpoint views show beyond the endpoint's row.
+pub struct EndpointDetail {
+    pub memberships: Vec<Membership>,
+    /// The stored report with the latest facts, and its parsed body.
+    pub report: Option<StoredReport>,
+    pub parsed: Option<Report>,
+    /// Each stored verdict, with its checks' evidence when the facts could be read.
+    pub evaluations: Vec<(EvaluationRow, Option<Vec<CheckResult>>)>,
+}
+
+impl EndpointDetail {
+    pub fn facts(&self) -> Option<&Facts> {
+        self.parsed.as_ref().and_then(|r| r.facts.as_ref())
+    }
+}
+
+/// Reads an endpoint's latest facts and verdicts. Ingest keeps no evidence,
+/// so it is reproduced here from the stored report, as of each evaluation.
+pub async fn endpoint_detail(store: &Store, policies: &Policies, row: &EndpointRow) -> Result<EndpointDetail, StoreError> {
+    let memberships = store.memberships(&row.id).await?;
+    let report = store.report(&row.id, row.facts_seq).await?;
+    let parsed: Option<Report> = report.as_ref().and_then(|r| serde_json::from_slice(&r.body).ok());
+    let facts = parsed.as_ref().and_then(|r| r.facts.as_ref());
+    let mut evaluations = Vec::new();
+    for e in store.evaluations(&row.id).await? {
+        let results = facts.and_then(|f| {
+            let scope = Scope {
+                code: e.scope.clone(),
+                system_id: None,
+                level: e.level,
+                framework: e.framework.clone(),
+                role: memberships.iter().find(|m| m.system.code == e.scope).and_then(|m| m.role),
+            };
+            let at = Timestamp::from_unix_millis(e.evaluated_at).unwrap_or_default();
+            let (v, _) = evaluate::evaluate(policies, f, &FactsView::new(f), std::slice::from_ref(&scope), at, true);
+            v.into_iter().next().map(|v| v.evaluation.results)
+        });
+        evaluations.push((e, results));
+    }
+    Ok(EndpointDetail {
+        memberships,
+        report,
+        parsed,
+        evaluations,
+    })
+}
+
 async fn endpoint(State(app): State<Arc<App>>, admin: Admin, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let (row, path) = app
         .store
@@ -302,39 +351,22 @@ async fn endpoint(State(app): State<Arc<App>>, admin: Admin, Path(id): Path<Stri
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no endpoint {id}")))?;
     admin.check(&path, &format!("endpoint {id}"))?;
-    let memberships = app.store.memberships(&id).await?;
-    let report = app.store.report(&id, row.facts_seq).await?;
-    let parsed: Option<Report> = report.as_ref().and_then(|r| serde_json::from_slice(&r.body).ok());
-    let facts = parsed.as_ref().and_then(|r| r.facts.as_ref());
-    let policies: &Policies = app.ingest.policies();
-    let mut evaluations = Vec::new();
-    for e in app.store.evaluations(&id).await? {
-        // Evidence is reproduced from the stored report, as of its evaluation.
-        let results = match facts {
-            Some(f) => {
-                let scope = Scope {
-                    code: e.scope.clone(),
-                    system_id: None,
-                    level: e.level,
-                    framework: e.framework.clone(),
-                    role: memberships.iter().find(|m| m.system.code == e.scope).and_then(|m| m.role),
-                };
-                let at = Timestamp::from_unix_millis(e.evaluated_at).unwrap_or_default();
-                let (v, _) = evaluate::evaluate(policies, f, &FactsView::new(f), std::slice::from_ref(&scope), at, true);
-                v.into_iter()
-                    .next()
-                    .map(|v| serde_json::to_value(&v.evaluation.results).unwrap_or(Value::Null))
-            }
-            None => None,
-        };
-        evaluations.push(json!({
-            "scope": if e.scope.is_empty() { Value::Null } else { json!(e.scope) },
-            "framework": e.framework, "level": e.level, "compliant": e.compliant,
-            "evaluated_at": iso(e.evaluated_at), "report_seq": e.report_seq, "policy_digest": e.policy_digest,
-            "counts": {"pass": e.counts[0], "fail": e.counts[1], "error": e.counts[2], "not_applicable": e.counts[3], "manual": e.counts[4]},
-            "requirements": e.requirements, "results": results,
-        }));
-    }
+    let detail = endpoint_detail(&app.store, app.ingest.policies(), &row).await?;
+    let memberships = &detail.memberships;
+    let evaluations: Vec<Value> = detail
+        .evaluations
+        .iter()
+        .map(|(e, results)| {
+            json!({
+                "scope": if e.scope.is_empty() { Value::Null } else { json!(e.scope) },
+                "framework": e.framework, "level": e.level, "compliant": e.compliant,
+                "evaluated_at": iso(e.evaluated_at), "report_seq": e.report_seq, "policy_digest": e.policy_digest,
+                "counts": {"pass": e.counts[0], "fail": e.counts[1], "error": e.counts[2], "not_applicable": e.counts[3], "manual": e.counts[4]},
+                "requirements": e.requirements,
+                "results": results.as_ref().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)),
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "id": row.id, "hostname": row.hostname, "org_unit": row.org_unit, "effective_level": row.effective_level,
         "last_seen": iso(row.last_seen), "last_seq": row.last_seq, "platform": row.platform, "role": row.role, "revoked": row.revoked,
@@ -344,7 +376,7 @@ async fn endpoint(State(app): State<Arc<App>>, admin: Admin, Path(id): Path<Stri
             "role": m.role.map(|r| r.as_str()).unwrap_or(row.role.as_str()),
             "role_source": if m.role.is_some() { "register" } else { "reported" },
         })).collect::<Vec<_>>(),
-        "facts": facts, "facts_received_at": report.as_ref().map(|r| iso(r.received_at)),
+        "facts": detail.facts(), "facts_received_at": detail.report.as_ref().map(|r| iso(r.received_at)),
         "evaluations": evaluations,
     })))
 }

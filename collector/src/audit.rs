@@ -28,9 +28,21 @@ pub enum ObjectKind {
     Attestation,
     /// A dashboard account (`auth/users.rs`); its code is its username.
     User,
+    /// An enrollment token (`enroll.rs`); its code is its id, never its secret.
+    EnrollToken,
 }
 
 impl ObjectKind {
+    pub const ALL: [ObjectKind; 7] = [
+        ObjectKind::OrgUnit,
+        ObjectKind::System,
+        ObjectKind::Endpoint,
+        ObjectKind::Waiver,
+        ObjectKind::Attestation,
+        ObjectKind::User,
+        ObjectKind::EnrollToken,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ObjectKind::OrgUnit => "org_unit",
@@ -39,6 +51,7 @@ impl ObjectKind {
             ObjectKind::Waiver => "waiver",
             ObjectKind::Attestation => "attestation",
             ObjectKind::User => "user",
+            ObjectKind::EnrollToken => "enroll_token",
         }
     }
 }
@@ -156,6 +169,8 @@ pub struct Filter {
     pub since: Option<i64>,
     /// Unix ms, exclusive.
     pub until: Option<i64>,
+    /// Only records about this kind of object (`ObjectKind::as_str`).
+    pub kind: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -166,7 +181,7 @@ const COLUMNS: &str = "id, at, actor, action, object_kind, object_code, path, pa
 pub async fn list(store: &Store, f: &Filter) -> Result<Vec<AuditRow>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM audit_log
-         WHERE ($1 = '' OR path LIKE $1 OR path_before LIKE $1) AND at >= $2 AND at < $3
+         WHERE ($1 = '' OR path LIKE $1 OR path_before LIKE $1) AND at >= $2 AND at < $3 AND ($6 = '' OR object_kind = $6)
          ORDER BY id DESC LIMIT $4 OFFSET $5"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -175,6 +190,7 @@ pub async fn list(store: &Store, f: &Filter) -> Result<Vec<AuditRow>, StoreError
         .bind(f.until.unwrap_or(i64::MAX))
         .bind(f.limit)
         .bind(f.offset)
+        .bind(f.kind.clone().unwrap_or_default())
         .fetch_all(store.pool())
         .await?;
     rows.iter().map(row_from).collect()

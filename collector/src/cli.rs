@@ -6,6 +6,7 @@ mod export;
 mod history;
 mod kpi;
 mod register;
+mod token;
 mod user;
 
 use crate::config::{Flags, Settings};
@@ -20,6 +21,7 @@ use clap::{Args, Parser, Subcommand};
 pub use register::{AuditCommand, Format, OrgUnitCommand, SystemCommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+pub use token::TokenCommand;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -93,7 +95,7 @@ pub enum Command {
     Exceptions(exceptions::ExceptionCommand),
     #[command(flatten)]
     Evidence(export::EvidenceCommand),
-    /// Enrollment tokens
+    /// Enrollment tokens: create, list, revoke
     Token {
         #[command(subcommand)]
         command: TokenCommand,
@@ -112,27 +114,6 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: user::UserCommand,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Print a new enrollment token (last line of the output)
-    Create {
-        #[command(flatten)]
-        data: DataDir,
-        /// Org unit the enrolled machines belong to
-        #[arg(long)]
-        org_unit: String,
-        /// Information system the machines join (repeatable)
-        #[arg(long = "system")]
-        systems: Vec<String>,
-        /// How many machines may enroll with it
-        #[arg(long, default_value_t = 1)]
-        uses: u32,
-        /// How long it stays valid: 30s, 30m, 24h, 7d, 2w
-        #[arg(long, default_value = "7d", value_parser = parse_duration)]
-        expires: time::Duration,
     },
 }
 
@@ -295,25 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     format,
                 },
         } => register::endpoint_systems(data, id, set, role, format).await,
-        Command::Token {
-            command:
-                TokenCommand::Create {
-                    data,
-                    org_unit,
-                    systems,
-                    uses,
-                    expires,
-                },
-        } => {
-            let settings = settings(&data)?;
-            let authority = datadir::load_authority(&settings.data_dir)?;
-            let store = Store::connect(&settings.database).await?;
-            let token = enroll::create_token(&store, &authority, &settings.url, &org_unit, &systems, uses, expires).await?;
-            println!("Enrollment token for {org_unit} ({uses} use(s), valid {}):", expires);
-            println!("  khien-agent enroll --token <token>");
-            println!("{token}");
-            Ok(())
-        }
+        Command::Token { command } => token::run(command).await,
         Command::Apikey {
             command: ApikeyCommand::Create { data, org_unit },
         } => {

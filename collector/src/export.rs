@@ -45,6 +45,8 @@ pub enum ExportError {
         "system {system} is held to framework {framework}, which is not in the loaded policies: install it or give the system another framework"
     )]
     FrameworkMissing { system: String, framework: String },
+    #[error("{requirement} is not a requirement of system {system}'s level")]
+    NoRequirement { system: String, requirement: String },
     #[error(
         "this khien-collector was built without the `pdf` feature: export html, csv or json, \
          or rebuild it with `cargo build --release -p khien-collector --features pdf`"
@@ -208,6 +210,19 @@ fn provenance(p: khien_policy::model::Provenance) -> Provenance {
     }
 }
 
+/// How much of a pack to gather.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything: what an export holds.
+    Full,
+    /// Every requirement's status, counts and exceptions, without the
+    /// endpoints' evidence (nothing is re-evaluated): the dashboard's system page.
+    Summary,
+    /// One requirement, with its evidence: the dashboard's requirement page.
+    /// Its summary counts that requirement only.
+    Requirement(String),
+}
+
 /// The evidence pack of system `system_code` at its level, as of `now`, with
 /// its texts in `lang`. `collector` is left empty: [`collector_info`] fills it.
 pub async fn evidence_pack(
@@ -216,6 +231,19 @@ pub async fn evidence_pack(
     system_code: &str,
     lang: Lang,
     now: Timestamp,
+) -> Result<EvidencePack, ExportError> {
+    pack(store, policies, system_code, lang, now, &Detail::Full).await
+}
+
+/// The pack, or the part of it that `detail` asks for: one computation for
+/// exports and pages, so a page says what the certifier's pack says.
+pub async fn pack(
+    store: &Store,
+    policies: &Policies,
+    system_code: &str,
+    lang: Lang,
+    now: Timestamp,
+    detail: &Detail,
 ) -> Result<EvidencePack, ExportError> {
     let system = store
         .system(system_code)
@@ -232,8 +260,20 @@ pub async fn evidence_pack(
         framework: system.framework.clone(),
     })?;
     let plang = policy_lang(lang);
-    let compliance = compliance::system_compliance(store, policies, &system, now.unix_millis()).await?;
-    let members = evaluated_members(store, &system).await?;
+    let mut compliance = compliance::system_compliance(store, policies, &system, now.unix_millis()).await?;
+    if let Detail::Requirement(id) = detail {
+        compliance.requirements.retain(|r| &r.id == id);
+        if compliance.requirements.is_empty() {
+            return Err(ExportError::NoRequirement {
+                system: system.code,
+                requirement: id.clone(),
+            });
+        }
+    }
+    let members = match detail {
+        Detail::Summary => Vec::new(),
+        Detail::Full | Detail::Requirement(_) => evaluated_members(store, &system).await?,
+    };
     let hostnames: HashMap<&str, &str> = members.iter().map(|m| (m.id.as_str(), m.hostname.as_str())).collect();
     let mut exceptions = exceptions_for(store, &system, &hostnames, now).await?;
 

@@ -361,18 +361,22 @@ impl Store {
 
     // ---- enrollment ----------------------------------------------------------------
 
+    /// Stores a token (the hash of its secret, never the secret) in the
+    /// caller's transaction, so that its audit record commits with it; returns its id.
+    #[allow(clippy::too_many_arguments)]
     pub async fn insert_token(
-        &self,
+        tx: &mut Transaction<'_, Any>,
         secret_hash: &str,
         org_unit_id: i64,
         systems: &[String],
         max_uses: i64,
         expires_at: i64,
+        created_by: &str,
         now: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO enroll_tokens (secret_hash, org_unit_id, systems, max_uses, used, expires_at, revoked, created_at)
-             VALUES ($1, $2, $3, $4, 0, $5, 0, $6)",
+    ) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO enroll_tokens (secret_hash, org_unit_id, systems, max_uses, used, expires_at, revoked, created_at, created_by)
+             VALUES ($1, $2, $3, $4, 0, $5, 0, $6, $7) RETURNING id",
         )
         .bind(secret_hash)
         .bind(org_unit_id)
@@ -380,9 +384,10 @@ impl Store {
         .bind(max_uses)
         .bind(expires_at)
         .bind(now)
-        .execute(&self.pool)
+        .bind(created_by)
+        .fetch_one(&mut **tx)
         .await?;
-        Ok(())
+        Ok(row.try_get("id")?)
     }
 
     /// Takes one use of a token, atomically, or says why it cannot be used.

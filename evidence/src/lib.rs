@@ -34,7 +34,7 @@ pub mod model;
 mod render;
 pub mod sample;
 pub mod sign;
-mod view;
+pub mod view;
 
 pub use model::{
     Attestation, CollectorInfo, Dossier, EvidenceItem, EvidencePack, FrameworkRef, Lang, OrgUnitRef, Provenance, RequirementEvidence,

@@ -5,10 +5,12 @@
 //! Tests that need root or a missing tool print why and return early; CI
 //! installs everything and runs as root, so there nothing is skipped.
 
+pub mod browser;
 pub mod clamd;
 pub mod collector;
 pub mod netns;
 pub mod postgres;
+pub mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

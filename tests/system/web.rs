@@ -10,10 +10,8 @@
 use khien_tests::Run;
 use khien_tests::collector::Collector;
 use khien_tests::postgres::Postgres;
-use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
-use std::time::Duration;
 
 const WRONG_VI: &str = "Tên đăng nhập hoặc mật khẩu không đúng.";
 const LOCKED_VI: &str = "Đăng nhập sai quá nhiều lần";
@@ -27,73 +25,7 @@ fn refused(r: &Run, says: &str) {
     assert!(r.stderr.contains(says), "expected {says:?} in: {}", r.stderr);
 }
 
-/// A browser: keeps cookies, does not follow redirects (the tests look at them).
-pub(crate) fn browser(c: &Collector) -> Client {
-    let tls = khien_tls::client_config(&c.ca_pem(), None).expect("TLS client configuration");
-    Client::builder()
-        .tls_backend_preconfigured(tls)
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("HTTP client")
-}
-
-pub(crate) struct Page {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: String,
-}
-
-impl Page {
-    pub(crate) fn location(&self) -> &str {
-        self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default()
-    }
-
-    pub(crate) fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
-    }
-
-    fn set_cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(&format!("{name}=")))
-            .map(str::to_owned)
-    }
-
-    /// The hidden CSRF field of the page's (first) form.
-    fn csrf(&self) -> String {
-        let at = self.body.find("name=\"csrf\" value=\"").expect("a CSRF field") + "name=\"csrf\" value=\"".len();
-        self.body[at..].split('"').next().expect("its value").to_string()
-    }
-}
-
-async fn send(req: reqwest::RequestBuilder) -> Page {
-    let resp = req.send().await.expect("a response");
-    Page {
-        status: resp.status(),
-        headers: resp.headers().clone(),
-        body: resp.text().await.unwrap_or_default(),
-    }
-}
-
-pub(crate) async fn get(b: &Client, c: &Collector, path: &str) -> Page {
-    send(b.get(format!("{}{path}", c.url()))).await
-}
-
-async fn post(b: &Client, c: &Collector, path: &str, form: &[(&str, &str)]) -> Page {
-    send(b.post(format!("{}{path}", c.url())).form(form)).await
-}
-
-/// Opens the login page and submits it.
-pub(crate) async fn login(b: &Client, c: &Collector, username: &str, password: &str) -> Page {
-    let form = get(b, c, "/login").await;
-    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
-    let csrf = form.csrf();
-    post(b, c, "/login", &[("username", username), ("password", password), ("csrf", &csrf)]).await
-}
+pub(crate) use khien_tests::web::{Page, browser, get, login, post, send};
 
 fn cookie_value(set_cookie: &str) -> String {
     set_cookie

@@ -73,7 +73,7 @@ fn assert_figure(page: &Page, slug: &str, ratio: &Value) {
     assert!(card.contains(&expected), "{slug}: {expected} in {card}");
 }
 
-fn assert_accessible(p: &Page, what: &str) {
+pub(crate) fn assert_accessible(p: &Page, what: &str) {
     assert!(p.body.contains("<html lang=\"vi\">"), "{what}: lang");
     assert!(!p.body.contains("style="), "{what}: the CSP forbids inline styles");
     assert!(p.header("content-security-policy").contains("default-src 'self'"), "{what}: CSP");

@@ -22,7 +22,7 @@ impl From<ExportError> for ApiError {
     fn from(e: ExportError) -> Self {
         let message = e.to_string();
         match e {
-            ExportError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+            ExportError::NotFound(_) | ExportError::NoRequirement { .. } => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
             ExportError::Retired(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
             ExportError::PdfNotBuilt => ApiError::new(StatusCode::NOT_IMPLEMENTED, "pdf_not_built", message),
             ExportError::FrameworkMissing { .. } | ExportError::Render(..) => {

@@ -423,6 +423,7 @@ async fn audit_log(
         under,
         since: time("since", &q.since, false)?,
         until: time("until", &q.until, true)?,
+        kind: None,
         limit,
         offset,
     };

@@ -538,6 +538,7 @@ pub async fn audit(command: AuditCommand) -> anyhow::Result<()> {
         under: under(&store, org_unit.as_deref()).await?,
         since: time("since", &since, false)?,
         until: time("until", &until, true)?,
+        kind: None,
         limit: limit.max(1),
         offset: offset.max(0),
     };

@@ -21,6 +21,21 @@ static ASSETS: &[Asset] = &[
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("assets/khien.css"),
     },
+    // htmx 2.0.11 (0BSD), from npm's htmx.org: fetches parts of pages
+    // (a requirement's evidence) without a page load. Pages work without it.
+    // It runs under the CSP with eval off (the `htmx-config` meta in base.html).
+    Asset {
+        name: "htmx.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("assets/htmx.min.js"),
+    },
+    // Copy buttons of the enrollment page (`web/enrollment.rs`); the page
+    // works without it.
+    Asset {
+        name: "copy.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("assets/copy.js"),
+    },
     // DejaVu Sans has every Vietnamese letter and tone mark; office machines
     // without a good system font still render names right.
     Asset {

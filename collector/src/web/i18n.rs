@@ -124,6 +124,12 @@ pub struct Texts {
     pub nav_enrollment: &'static str,
     pub nav_exceptions: &'static str,
     pub nav_audit: &'static str,
+    pub system_title: &'static str,
+    pub requirement_title: &'static str,
+    pub system_forbidden: &'static str,
+    pub no_system: &'static str,
+    pub no_requirement: &'static str,
+    pub role_forbidden: &'static str,
 }
 
 static VI: Texts = Texts {
@@ -203,6 +209,12 @@ static VI: Texts = Texts {
     nav_enrollment: "Đăng ký máy",
     nav_exceptions: "Miễn trừ và xác nhận",
     nav_audit: "Nhật ký",
+    system_title: "Hệ thống thông tin",
+    requirement_title: "Yêu cầu",
+    system_forbidden: "Hệ thống này thuộc đơn vị ngoài phạm vi tài khoản của bạn.",
+    no_system: "Không có hệ thống thông tin này (hoặc hệ thống đã ngừng hoạt động).",
+    no_requirement: "Yêu cầu này không thuộc cấp độ của hệ thống.",
+    role_forbidden: "Vai trò của tài khoản không cho phép thao tác này.",
 };
 
 static EN: Texts = Texts {
@@ -282,6 +294,12 @@ static EN: Texts = Texts {
     nav_enrollment: "Enrollment",
     nav_exceptions: "Waivers and attestations",
     nav_audit: "Audit log",
+    system_title: "Information system",
+    requirement_title: "Requirement",
+    system_forbidden: "This system belongs to a unit outside your account's scope.",
+    no_system: "There is no such information system (or it has been retired).",
+    no_requirement: "This requirement is not one of the system's level.",
+    role_forbidden: "Your account's role does not allow this.",
 };
 
 /// A KPI's name, and the shorter one of a table's column.

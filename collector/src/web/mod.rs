@@ -11,7 +11,12 @@
 //! the attacker's account).
 
 mod assets;
+mod audit;
+mod endpoint;
+mod enrollment;
+mod exceptions;
 mod i18n;
+mod system;
 mod units;
 mod view;
 
@@ -46,7 +51,14 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/overview", get(units::overview))
         .route("/org-units/{code}", get(units::org_unit))
         .route("/org-units/{code}/kpi/{kpi}", get(units::kpi_list))
+        .route("/endpoints/{id}", get(endpoint::page))
+        .route("/systems/{code}", get(system::page))
+        .route("/systems/{code}/requirements/{requirement}", get(system::requirement))
+        .route("/enrollment", get(enrollment::page).post(enrollment::create))
+        .route("/enrollment/{id}/revoke", post(enrollment::revoke))
         .route("/assets/{name}", get(assets::serve))
+        .route("/audit", get(audit::page))
+        .merge(exceptions::routes())
         .layer(axum::middleware::map_response(security_headers))
 }
 
@@ -99,6 +111,7 @@ struct Shell {
     t: &'static Texts,
     title: &'static str,
     css: String,
+    htmx: String,
     other_lang_href: String,
     user: Option<UserBox>,
 }
@@ -116,6 +129,7 @@ impl Shell {
             t,
             title: title(t),
             css: assets::url("khien.css"),
+            htmx: assets::url("htmx.min.js"),
             other_lang_href: match lang {
                 Lang::Vi => format!("{path}?lang=en"),
                 Lang::En => path.to_string(),

@@ -62,7 +62,7 @@ fn lower_is_better(kpi: Kpi) -> bool {
 }
 
 /// `?lang=en` or `&lang=en` after a path that may already have a query.
-fn with_lang(href: String, lang: Lang) -> String {
+pub(super) fn with_lang(href: String, lang: Lang) -> String {
     match (lang, href.contains('?')) {
         (Lang::Vi, _) => href,
         (Lang::En, true) => format!("{href}&lang=en"),
@@ -70,7 +70,7 @@ fn with_lang(href: String, lang: Lang) -> String {
     }
 }
 
-fn unit_href(code: &str, lang: Lang) -> String {
+pub(super) fn unit_href(code: &str, lang: Lang) -> String {
     with_lang(format!("/org-units/{}", view::query_value(code)), lang)
 }
 
@@ -241,7 +241,7 @@ pub struct Crumb {
 }
 
 /// From the root down to `unit`; the units above the account's subtree are named but not linked.
-async fn breadcrumbs(app: &App, session: &super::Session, unit: &OrgUnit, lang: Lang) -> Result<Vec<Crumb>, StoreError> {
+pub(super) async fn breadcrumbs(app: &App, session: &super::Session, unit: &OrgUnit, lang: Lang) -> Result<Vec<Crumb>, StoreError> {
     let mut out = Vec::new();
     for code in unit.path.split('/').filter(|c| !c.is_empty()) {
         if code == unit.code {
@@ -258,6 +258,31 @@ async fn breadcrumbs(app: &App, session: &super::Session, unit: &OrgUnit, lang: 
         href: None,
     });
     Ok(out)
+}
+
+/// The crumbs of something that lives in `unit` (a system, an endpoint): the
+/// unit's, with the unit itself linked when the account may open it, then `leaf`.
+pub(super) async fn crumbs_in(
+    app: &App,
+    session: &super::Session,
+    unit: Option<&OrgUnit>,
+    lang: Lang,
+    leaf: Crumb,
+) -> Result<Vec<Crumb>, StoreError> {
+    let mut crumbs = match unit {
+        Some(unit) => {
+            let mut c = breadcrumbs(app, session, unit, lang).await?;
+            if let Some(last) = c.last_mut()
+                && session.principal.allows(&unit.path)
+            {
+                last.href = Some(unit_href(&unit.code, lang));
+            }
+            c
+        }
+        None => Vec::new(),
+    };
+    crumbs.push(leaf);
+    Ok(crumbs)
 }
 
 // ---- pages ------------------------------------------------------------------------
@@ -313,6 +338,8 @@ struct UnitPage {
 pub struct EndpointRow {
     pub id: String,
     pub hostname: String,
+    /// The endpoint's own page.
+    pub href: String,
     pub org_unit: String,
     pub unit_href: String,
     pub last_seen: String,
@@ -351,7 +378,7 @@ struct NoticePage {
 }
 
 /// A refusal or a miss for a logged-in user: the page keeps the header and links back.
-fn notice(
+pub(super) fn notice(
     status: StatusCode,
     lang: Lang,
     session: &super::Session,
@@ -359,9 +386,21 @@ fn notice(
     title: fn(&'static Texts) -> &'static str,
     text: fn(&'static Texts) -> &'static str,
 ) -> Response {
+    notice_text(status, lang, session, path, title, text(lang.texts()))
+}
+
+/// A notice whose words are the page's own rather than the shared ones.
+pub(super) fn notice_text(
+    status: StatusCode,
+    lang: Lang,
+    session: &super::Session,
+    path: &str,
+    title: fn(&'static Texts) -> &'static str,
+    text: &'static str,
+) -> Response {
     let page = NoticePage {
         shell: Shell::new(lang, path, title, Some(session)),
-        text: text(lang.texts()),
+        text,
     };
     html(status, &page)
 }
@@ -426,7 +465,7 @@ pub async fn overview(State(app): State<Arc<App>>, uri: Uri, headers: HeaderMap)
 }
 
 /// The unit named in a page's path, after the scope check; or the page that refuses it.
-async fn scoped_unit(app: &App, session: &super::Session, code: &str, lang: Lang, path: &str) -> Result<OrgUnit, Response> {
+pub(super) async fn scoped_unit(app: &App, session: &super::Session, code: &str, lang: Lang, path: &str) -> Result<OrgUnit, Response> {
     match app.store.org_unit(code).await {
         Ok(Some(u)) if u.retired_at.is_none() => match session.principal.check(&u.path, &format!("org unit {code}")) {
             Ok(()) => Ok(u),
@@ -620,6 +659,7 @@ pub async fn kpi_list(
                 .iter()
                 .map(|e| EndpointRow {
                     id: e.id.clone(),
+                    href: with_lang(format!("/endpoints/{}", view::query_value(&e.id)), lang),
                     hostname: e.hostname.clone(),
                     unit_href: unit_href(&e.org_unit, lang),
                     org_unit: e.org_unit.clone(),

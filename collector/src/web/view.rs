@@ -4,7 +4,7 @@
 //! in them goes through askama's escaping; there is no script to draw them.
 
 use super::i18n::Lang;
-use khien_proto::Timestamp;
+use khien_proto::{Status, Timestamp};
 use time::UtcOffset;
 
 /// `1.234.567` (Vietnamese) or `1,234,567` (English).
@@ -59,6 +59,37 @@ pub fn datetime(t: Timestamp) -> String {
 /// RFC 3339 text (as the scorecard gives it) as `dd/mm/yyyy HH:MM`.
 pub fn datetime_text(rfc3339: &str) -> String {
     Timestamp::parse(rfc3339).map(datetime).unwrap_or_else(|_| rfc3339.to_string())
+}
+
+/// Where a verdict sorts on a page: failures first, then what could not be
+/// decided, what waits for a person, what a waiver covers, passes, and what
+/// does not apply.
+pub fn status_rank(status: Option<Status>) -> u8 {
+    match status {
+        Some(Status::Fail) => 0,
+        Some(Status::Error) => 1,
+        Some(Status::Manual) => 2,
+        Some(Status::Waived) => 3,
+        Some(Status::Pass) => 4,
+        Some(Status::NotApplicable) => 5,
+        None => 6,
+    }
+}
+
+/// A verdict's colour class; its tag always carries the word too (colour is never alone).
+pub fn status_tone(status: Option<Status>) -> &'static str {
+    match status {
+        Some(Status::Pass | Status::Waived) => "good",
+        Some(Status::Fail) => "poor",
+        Some(Status::Error) => "warn",
+        Some(Status::Manual) => "info",
+        Some(Status::NotApplicable) | None => "none",
+    }
+}
+
+/// A status from its wire name (`not_applicable`).
+pub fn parse_status(s: &str) -> Option<Status> {
+    Status::ALL.into_iter().find(|st| st.as_str() == s)
 }
 
 /// How a figure reads: the colour class of its bar. Thresholds are the
