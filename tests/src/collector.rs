@@ -120,6 +120,21 @@ impl Collector {
         r.stdout.lines().last().expect("token line").to_string()
     }
 
+    /// Dashboard accounts with one password: (username, role, org unit).
+    pub fn users(&self, password: &str, users: &[(&str, &str, Option<&str>)]) {
+        let pw = self.dir.path().join("dashboard.pw");
+        std::fs::write(&pw, format!("{password}\n")).expect("write the password file");
+        let pw = pw.to_str().expect("utf-8 path");
+        for (user, role, unit) in users {
+            let mut args = vec!["user", "create", user, "--role", role, "--password-file", pw];
+            if let Some(u) = unit {
+                args.extend(["--org-unit", u]);
+            }
+            let r = self.cli(&args);
+            assert_eq!(r.code, 0, "user create {user}: {}", r.stderr);
+        }
+    }
+
     pub fn apikey(&self, org_unit: Option<&str>) -> String {
         let mut args = vec!["apikey", "create"];
         if let Some(o) = org_unit {

@@ -78,17 +78,10 @@ impl Walk {
 /// Đắk Lắk, a central administrator and a unit administrator of Hà Nội.
 async fn setup() -> Walk {
     let c = Collector::with_demo(None);
-    let pw = c.dir.path().join("pw");
-    std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
-    let pw = pw.to_str().unwrap();
-    for (user, role, unit) in [("tw-admin", "central-admin", None), ("hn-admin", "unit-admin", Some("HN"))] {
-        let mut args = vec!["user", "create", user, "--role", role, "--password-file", pw];
-        if let Some(u) = unit {
-            args.extend(["--org-unit", u]);
-        }
-        let r = c.cli(&args);
-        assert_eq!(r.code, 0, "user create: {}", r.stderr);
-    }
+    c.users(
+        PASSWORD,
+        &[("tw-admin", "central-admin", None), ("hn-admin", "unit-admin", Some("HN"))],
+    );
     let token = c.token(COMMUNE, &[], 1, "1h");
     let agent = Agent::enroll(&token, "");
     let raw = agent.raw(&c.url());
@@ -273,7 +266,11 @@ async fn failing_system(w: &Walk) {
 /// commands, then revoked with the row's button.
 async fn enrollment(w: &Walk) {
     w.b.open(&w.url("/enrollment"), "form#new-token").await;
-    w.b.find("select#org_unit").await.select_by_value(COMMUNE).await.expect("the commune in the unit list");
+    w.b.find("select#org_unit")
+        .await
+        .select_by_value(COMMUNE)
+        .await
+        .expect("the commune in the unit list");
     let uses = w.b.find("input#uses").await;
     uses.clear().await.unwrap();
     uses.send_keys("3").await.unwrap();
@@ -283,7 +280,10 @@ async fn enrollment(w: &Walk) {
     let linux = w.b.find("code#install-command").await.text().await.unwrap();
     assert!(linux.contains("khien-agent enroll --token") && linux.contains(&token), "{linux}");
     let windows = w.b.find("code#install-command-windows").await.text().await.unwrap();
-    assert!(windows.contains("khien-agent.exe enroll --token") && windows.contains(&token), "{windows}");
+    assert!(
+        windows.contains("khien-agent.exe enroll --token") && windows.contains(&token),
+        "{windows}"
+    );
     w.b.screenshot("10-enrollment.png").await;
     w.b.axe("a new enrollment token").await;
 
@@ -293,7 +293,10 @@ async fn enrollment(w: &Walk) {
     w.b.wait_path("/enrollment").await;
     w.b.wait_for("table#tokens").await;
     let rows = w.b.texts("table#tokens tbody tr").await;
-    let commune = rows.iter().find(|r| r.contains(COMMUNE) && r.contains("3")).unwrap_or_else(|| panic!("{rows:?}"));
+    let commune = rows
+        .iter()
+        .find(|r| r.contains(COMMUNE) && r.contains("3"))
+        .unwrap_or_else(|| panic!("{rows:?}"));
     assert!(commune.contains("Đã thu hồi"), "{commune}");
     assert!(w.b.texts("table#tokens form.revoke").await.is_empty(), "no active token is left");
     w.b.screenshot("11-token-revoked.png").await;

@@ -74,17 +74,10 @@ fn assert_accessible(p: &Page, what: &str) {
 
 async fn endpoint_page(database: Option<String>) {
     let c = Collector::with_demo(database);
-    let pw = c.dir.path().join("pw");
-    std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
-    let pw = pw.to_str().unwrap();
-    for (user, role, unit) in [("tw-admin", "central-admin", None), ("hn-admin", "unit-admin", Some("HN"))] {
-        let mut args = vec!["user", "create", user, "--role", role, "--password-file", pw];
-        if let Some(u) = unit {
-            args.extend(["--org-unit", u]);
-        }
-        let r = c.cli(&args);
-        assert_eq!(r.code, 0, "user create: {}", r.stderr);
-    }
+    c.users(
+        PASSWORD,
+        &[("tw-admin", "central-admin", None), ("hn-admin", "unit-admin", Some("HN"))],
+    );
 
     let token = c.token(COMMUNE, &[], 1, "1h");
     let agent = Agent::enroll(&token, "");

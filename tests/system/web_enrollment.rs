@@ -134,22 +134,15 @@ fn enroll_fails(token: &str) -> String {
 
 async fn enrollment(database: Option<String>) {
     let c = Collector::with_demo(database);
-    let pw = c.dir.path().join("pw");
-    std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
-    let pw = pw.to_str().unwrap();
-    for (user, role, unit) in [
-        ("tw-admin", "central-admin", None),
-        ("dlk-admin", "unit-admin", Some("DLK")),
-        ("hn-admin", "unit-admin", Some("HN")),
-        ("dlk-reviewer", "reviewer", Some("DLK")),
-    ] {
-        let mut args = vec!["user", "create", user, "--role", role, "--password-file", pw];
-        if let Some(u) = unit {
-            args.extend(["--org-unit", u]);
-        }
-        let r = c.cli(&args);
-        assert_eq!(r.code, 0, "user create: {}", r.stderr);
-    }
+    c.users(
+        PASSWORD,
+        &[
+            ("tw-admin", "central-admin", None),
+            ("dlk-admin", "unit-admin", Some("DLK")),
+            ("hn-admin", "unit-admin", Some("HN")),
+            ("dlk-reviewer", "reviewer", Some("DLK")),
+        ],
+    );
 
     // ---- a unit administrator of Đắk Lắk makes a token on the page ---------------------------
     let b = browser(&c);

@@ -25,10 +25,6 @@ fn date(days: i64) -> String {
     (time::OffsetDateTime::now_utc().date() + time::Duration::days(days)).to_string()
 }
 
-fn ok(r: &khien_tests::Run, what: &str) {
-    assert_eq!(r.code, 0, "{what}: {}{}", r.stdout, r.stderr);
-}
-
 async fn status_of(b: &reqwest::Client, c: &Collector, requirement: &str) -> String {
     let api: Value = b
         .get(format!("{}/api/v1/systems/{SYSTEM}/compliance", c.url()))
@@ -61,21 +57,15 @@ fn row<'a>(p: &'a Page, attr: &str, id: &str) -> &'a str {
 
 async fn exception_pages(database: Option<String>) {
     let c = Collector::with_demo(database);
-    let pw = c.dir.path().join("pw");
-    std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
-    let pw = pw.to_str().unwrap();
-    for (user, role, unit) in [
-        ("tw-admin", "central-admin", None),
-        ("hn-admin", "unit-admin", Some("HN")),
-        ("dlk-reviewer", "reviewer", Some("DLK")),
-        ("dlk-certifier", "certifier", Some("DLK")),
-    ] {
-        let mut args = vec!["user", "create", user, "--role", role, "--password-file", pw];
-        if let Some(u) = unit {
-            args.extend(["--org-unit", u]);
-        }
-        ok(&c.cli(&args), "user create");
-    }
+    c.users(
+        PASSWORD,
+        &[
+            ("tw-admin", "central-admin", None),
+            ("hn-admin", "unit-admin", Some("HN")),
+            ("dlk-reviewer", "reviewer", Some("DLK")),
+            ("dlk-certifier", "certifier", Some("DLK")),
+        ],
+    );
     let token = c.token("DLK", &[SYSTEM], 1, "1h");
     let raw = Agent::enroll(&token, "").raw(&c.url());
     assert_eq!(raw.send_full(1, &sample_facts("dlk-vp-pc-09")).await.status, 200);

@@ -46,21 +46,15 @@ fn ok(r: &khien_tests::Run, what: &str) {
 
 async fn system_pages(database: Option<String>) {
     let c = Collector::with_demo(database);
-    let pw = c.dir.path().join("pw");
-    std::fs::write(&pw, format!("{PASSWORD}\n")).unwrap();
-    let pw = pw.to_str().unwrap();
-    for (user, role, unit) in [
-        ("tw-admin", "central-admin", None),
-        ("hn-admin", "unit-admin", Some("HN")),
-        ("dlk-reviewer", "reviewer", Some("DLK")),
-        ("dlk-certifier", "certifier", Some("DLK")),
-    ] {
-        let mut args = vec!["user", "create", user, "--role", role, "--password-file", pw];
-        if let Some(u) = unit {
-            args.extend(["--org-unit", u]);
-        }
-        ok(&c.cli(&args), "user create");
-    }
+    c.users(
+        PASSWORD,
+        &[
+            ("tw-admin", "central-admin", None),
+            ("hn-admin", "unit-admin", Some("HN")),
+            ("dlk-reviewer", "reviewer", Some("DLK")),
+            ("dlk-certifier", "certifier", Some("DLK")),
+        ],
+    );
     let token = c.token("DLK", &[SYSTEM], 1, "1h");
     let raw = Agent::enroll(&token, "").raw(&c.url());
     let endpoint = raw.agent_id.clone();

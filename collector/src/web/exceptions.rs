@@ -299,6 +299,20 @@ struct Render {
     a: AttestationForm,
 }
 
+impl Render {
+    /// The page after a refused change, saying why.
+    fn refused(message: String) -> Render {
+        Render {
+            system: String::new(),
+            all: false,
+            notice: None,
+            error: Some(message),
+            w: WaiverForm::default(),
+            a: AttestationForm::default(),
+        }
+    }
+}
+
 async fn render(app: &App, session: &Session, lang: Lang, status: StatusCode, r: Render) -> Response {
     let principal = &session.principal;
     let now = Timestamp::now().unix_millis();
@@ -539,11 +553,8 @@ async fn create_waiver(
         Err((status, message)) => {
             let r = Render {
                 system,
-                all: false,
-                notice: None,
-                error: Some(message),
                 w: f,
-                a: AttestationForm::default(),
+                ..Render::refused(message)
             };
             render(&app, &session, lang, status, r).await
         }
@@ -599,15 +610,7 @@ async fn create_attestation(
     let (f, file_name, content) = match read_attestation(m).await {
         Ok(x) => x,
         Err((status, message)) => {
-            let r = Render {
-                system: String::new(),
-                all: false,
-                notice: None,
-                error: Some(message),
-                w: WaiverForm::default(),
-                a: AttestationForm::default(),
-            };
-            return render(&app, &session, lang, status, r).await;
+            return render(&app, &session, lang, status, Render::refused(message)).await;
         }
     };
     // The CSRF field comes before the file in the form, but it is checked only
@@ -650,12 +653,8 @@ async fn create_attestation(
         }
         Err((status, message)) => {
             let r = Render {
-                system: String::new(),
-                all: false,
-                notice: None,
-                error: Some(message),
-                w: WaiverForm::default(),
                 a: f,
+                ..Render::refused(message)
             };
             render(&app, &session, lang, status, r).await
         }
@@ -709,15 +708,7 @@ async fn revoke(
         Ok(()) => after_change(f.system.trim(), "revoked", lang),
         Err(e) => {
             let (status, message) = refusal(&e);
-            let r = Render {
-                system: String::new(),
-                all: false,
-                notice: None,
-                error: Some(message),
-                w: WaiverForm::default(),
-                a: AttestationForm::default(),
-            };
-            render(app, &session, lang, status, r).await
+            render(app, &session, lang, status, Render::refused(message)).await
         }
     }
 }

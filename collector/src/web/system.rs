@@ -465,16 +465,8 @@ pub async fn page(
     let st = texts(lang);
     let more = members.len() > usize::try_from(PAGE_SIZE).unwrap_or(50);
     members.truncate(usize::try_from(PAGE_SIZE).unwrap_or(50));
-    let link = |page: i64, state: MemberState| {
-        let mut href = format!("{base}?state={}", state.as_str());
-        if !q.is_empty() {
-            href.push_str(&format!("&q={}", view::query_value(&q)));
-        }
-        if page > 1 {
-            href.push_str(&format!("&page={page}"));
-        }
-        with_lang(href, lang)
-    };
+    let link =
+        |page: i64, state: MemberState| with_lang(view::list_link(&base, state.as_str(), &q, usize::try_from(page).unwrap_or(1)), lang);
     let mut pack_view = View::new(&pack);
     let mut matrix: Vec<MatrixRow> = std::mem::take(&mut pack_view.requirements)
         .into_iter()

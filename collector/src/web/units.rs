@@ -685,16 +685,7 @@ pub async fn kpi_list(
     } else {
         (t.met, t.unmet)
     };
-    let link = |page: usize, state: &str| {
-        let mut href = format!("{base}?state={state}");
-        if !q.is_empty() {
-            href.push_str(&format!("&q={}", view::query_value(&q)));
-        }
-        if page > 1 {
-            href.push_str(&format!("&page={page}"));
-        }
-        href
-    };
+    let link = |page: usize, state: &str| view::list_link(&base, state, &q, page);
     // The unit's crumb links back to its page here: the list is one level below it.
     if let Some(last) = crumbs.last_mut() {
         last.href = Some(unit_href(&unit.code, lang));

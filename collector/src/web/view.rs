@@ -61,6 +61,18 @@ pub fn datetime_text(rfc3339: &str) -> String {
     Timestamp::parse(rfc3339).map(datetime).unwrap_or_else(|_| rfc3339.to_string())
 }
 
+/// A paged list's link: `base?state=S`, then the text filter and the page when there are any.
+pub fn list_link(base: &str, state: &str, q: &str, page: usize) -> String {
+    let mut href = format!("{base}?state={state}");
+    if !q.is_empty() {
+        href.push_str(&format!("&q={}", query_value(q)));
+    }
+    if page > 1 {
+        href.push_str(&format!("&page={page}"));
+    }
+    href
+}
+
 /// Where a verdict sorts on a page: failures first, then what could not be
 /// decided, what waits for a person, what a waiver covers, passes, and what
 /// does not apply.
