@@ -1,4 +1,4 @@
-//! Command line: `khien-agent facts`, `check`, `policies`, `enroll`, `run` and `status`.
+//! Command line: `khien-agent facts`, `check`, `policies`, `enroll`, `run`, `status` and `service`.
 //!
 //! Exit codes: 0 when nothing required fails, 1 when a required check fails
 //! or errors, 2 when no verdict could be given (usage, configuration or
@@ -9,7 +9,7 @@ use crate::enroll;
 use crate::explain;
 use crate::probe;
 use crate::render;
-use crate::state::{self, StateDir};
+use crate::state::StateDir;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use khien_policy::{Catalogue, FactsView, Lang, Target, locate};
@@ -24,7 +24,7 @@ use std::process::ExitCode;
     about = "Khiên endpoint agent: security facts and level compliance of this machine"
 )]
 pub struct Cli {
-    /// Configuration file [default: /etc/khien/agent.toml, if it exists]
+    /// Configuration file [default: /etc/khien/agent.toml, on Windows %ProgramData%\Khien\agent.toml, if it exists]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -45,7 +45,7 @@ pub enum Command {
     Enroll {
         #[arg(long, env = "KHIEN_TOKEN", hide_env_values = true)]
         token: String,
-        /// State folder [default: /var/lib/khien-agent]
+        /// State folder [default: /var/lib/khien-agent, on Windows %ProgramData%\Khien]
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
         /// Enroll again, with a new identity, even if already enrolled
@@ -86,6 +86,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = LangArg::Vi)]
         lang: LangArg,
     },
+    /// Install and control the agent as a Windows service (elsewhere systemd or launchd runs `run`)
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
     /// Show the policy catalogue: frameworks and levels, or one requirement in detail
     Policies {
         #[command(subcommand)]
@@ -112,6 +117,23 @@ pub enum PoliciesAction {
         #[arg(long, value_name = "ID")]
         framework: Option<String>,
     },
+}
+
+/// Carried out by the binary (`service.rs`), which owns the process when the
+/// Service Control Manager starts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Subcommand)]
+pub enum ServiceAction {
+    /// Register the service (started at boot, as LocalSystem) with this binary and `--config`
+    Install,
+    /// Stop the service if it runs and remove it; the state folder is kept
+    Uninstall,
+    /// Start the installed service
+    Start,
+    /// Stop the service
+    Stop,
+    /// What the Service Control Manager starts; not for use from a console
+    #[command(hide = true)]
+    Run,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -150,11 +172,24 @@ impl From<RoleArg> for Role {
     }
 }
 
-fn state_dir(flag: Option<PathBuf>, config: &Config) -> StateDir {
+pub fn state_dir(flag: Option<PathBuf>, config: &Config) -> StateDir {
     StateDir::new(
         flag.or_else(|| config.state_dir.clone())
-            .unwrap_or_else(|| PathBuf::from(state::DEFAULT_DIR)),
+            .unwrap_or_else(crate::config::default_state_dir),
     )
+}
+
+/// The name the collector shows for this machine.
+fn hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().or_else(|| {
+        if cfg!(windows) {
+            std::env::var("COMPUTERNAME").ok()
+        } else {
+            let out = probe::command::run(std::path::Path::new("/bin/hostname"), &[], std::time::Duration::from_secs(3)).ok()?;
+            Some(out.stdout)
+        }
+    });
+    name.map(|h| h.trim().to_string()).unwrap_or_default()
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -177,10 +212,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
         } => {
             let dir = state_dir(dir, &config);
-            let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_default();
-            let e = runtime()?.block_on(enroll::enroll(&token, &dir, &hostname, force))?;
+            let e = runtime()?.block_on(enroll::enroll(&token, &dir, &hostname(), force))?;
             println!(
                 "Enrolled as {} in {} (systems: {}).",
                 e.agent_id,
@@ -217,6 +249,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         }
+        Command::Service { .. } => anyhow::bail!("`service` is carried out by the khien-agent binary, not the library"),
         Command::Status { state_dir: dir, format } => {
             let dir = state_dir(dir, &config);
             let status = crate::status::read(&dir)?;

@@ -34,6 +34,36 @@ use std::time::Duration;
 
 pub const DEFAULT_PATH: &str = "/etc/khien/agent.toml";
 
+/// The configuration file read when none is named: [`DEFAULT_PATH`], on
+/// Windows `%ProgramData%\Khien\agent.toml`.
+pub fn default_path() -> PathBuf {
+    if cfg!(windows) {
+        windows_data_dir(std::env::var_os("ProgramData")).join("agent.toml")
+    } else {
+        PathBuf::from(DEFAULT_PATH)
+    }
+}
+
+/// The state folder when neither `--state-dir` nor `state_dir` names one:
+/// `/var/lib/khien-agent`, on Windows `%ProgramData%\Khien`.
+pub fn default_state_dir() -> PathBuf {
+    if cfg!(windows) {
+        windows_data_dir(std::env::var_os("ProgramData"))
+    } else {
+        PathBuf::from(crate::state::DEFAULT_DIR)
+    }
+}
+
+/// `%ProgramData%\Khien`; the variable is missing only from a stripped
+/// environment, where Windows' own default is still the right place.
+pub fn windows_data_dir(program_data: Option<std::ffi::OsString>) -> PathBuf {
+    program_data
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
+        .join("Khien")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub struct ConfigError {
     pub file: PathBuf,
@@ -198,7 +228,7 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let (path, required) = match path {
             Some(p) => (p.to_path_buf(), true),
-            None => (PathBuf::from(DEFAULT_PATH), false),
+            None => (default_path(), false),
         };
         match std::fs::read_to_string(&path) {
             Ok(text) => Config::parse(&path, &text),
@@ -355,6 +385,17 @@ mod tests {
         assert!(e.to_string().contains("laptop"), "{e}");
         let e = parse("[antivirus.clamav]\nclamd_conf = \"clamd.conf\"\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("antivirus.clamav.clamd_conf"));
+    }
+
+    #[test]
+    fn windows_paths_follow_program_data() {
+        assert_eq!(windows_data_dir(Some("D:\\Data".into())), PathBuf::from("D:\\Data").join("Khien"));
+        assert_eq!(windows_data_dir(Some("".into())), PathBuf::from(r"C:\ProgramData").join("Khien"));
+        assert_eq!(windows_data_dir(None), PathBuf::from(r"C:\ProgramData").join("Khien"));
+        if cfg!(not(windows)) {
+            assert_eq!(default_path(), PathBuf::from(DEFAULT_PATH));
+            assert_eq!(default_state_dir(), PathBuf::from(crate::state::DEFAULT_DIR));
+        }
     }
 
     #[test]

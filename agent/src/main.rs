@@ -1,10 +1,20 @@
 use clap::Parser;
-use khien_agent::cli::{self, Cli};
+use khien_agent::cli::{self, Cli, Command};
 use std::process::ExitCode;
+
+mod service;
 
 fn main() -> ExitCode {
     one_malloc_arena();
-    match cli::run(Cli::parse()) {
+    let cli = Cli::parse();
+    let result = if let Command::Service { action } = cli.command {
+        khien_agent::config::Config::load(cli.config.as_deref())
+            .map_err(anyhow::Error::from)
+            .and_then(|config| service::command(action, cli.config.as_deref(), &config))
+    } else {
+        cli::run(cli)
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("khien-agent: error: {e:#}");

@@ -19,13 +19,16 @@ use std::collections::BTreeMap;
 
 mod access;
 mod logs;
+pub mod macos;
 mod software;
 mod system;
+pub mod windows;
 
 pub use access::{Account, Accounts, Desktop, Lockout, Mfa, PasswordPolicy, Session, Ssh, SshMatch};
 pub use logs::{Audit, Forwarder, Journald, LogTarget, Logging, Rotation, Syslog, TimeDaemon, TimeSync};
 pub use software::{BrowserPolicy, Directory, Package, Packages, Repository, Software, SoftwareItem};
 pub use system::{Disk, DiskEncryption, Hardening, Hardware, Mac, UsbDevice, UsbStorage, Volume};
+pub use windows::Windows;
 
 /// Version of this model; bumped when a field changes meaning.
 pub const FACTS_SCHEMA: u32 = 1;
@@ -57,6 +60,13 @@ pub struct Facts {
     pub disk_encryption: DiskEncryption,
     pub usb_storage: UsbStorage,
     pub hardening: Hardening,
+    /// Windows only (`None`, and absent from the JSON, elsewhere: a collector
+    /// older than this field still reads a Linux agent's facts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<windows::Windows>,
+    /// macOS only (`None`, and absent from the JSON, elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub macos: Option<macos::Macos>,
     /// Probes that could not read what they were after; collection went on.
     pub errors: Vec<ProbeError>,
 }

@@ -36,6 +36,12 @@ pub enum CommandError {
 }
 
 pub fn run(program: &Path, args: &[&str], timeout: Duration) -> Result<Output, CommandError> {
+    run_with_input(program, args, None, timeout)
+}
+
+/// As [`run`], with `input` written to the tool's stdin, which is then closed
+/// (PowerShell reads its script there: `-Command -`).
+pub fn run_with_input(program: &Path, args: &[&str], input: Option<&[u8]>, timeout: Duration) -> Result<Output, CommandError> {
     let name = || {
         let mut s = program.display().to_string();
         for a in args {
@@ -48,11 +54,19 @@ pub fn run(program: &Path, args: &[&str], timeout: Duration) -> Result<Output, C
         .args(args)
         .env("LANG", "C")
         .env("LC_ALL", "C")
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| CommandError::Spawn(name(), e))?;
+    // Written from a thread: a tool that does not read its input must not block us past the deadline.
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&input);
+        });
+    }
 
     // Drain both pipes while waiting, or a tool that fills one would block forever.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
@@ -126,6 +140,12 @@ mod tests {
     fn reports_a_missing_tool() {
         let err = run(Path::new("/nonexistent/tool"), &[], Duration::from_secs(1)).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/tool"), "{err}");
+    }
+
+    #[test]
+    fn feeds_input_on_stdin() {
+        let out = run_with_input(Path::new("/bin/sh"), &["-s"], Some(b"echo from-stdin\n"), Duration::from_secs(5)).unwrap();
+        assert_eq!(out.stdout, "from-stdin\n");
     }
 
     #[test]

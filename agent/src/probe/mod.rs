@@ -8,12 +8,21 @@
 //! on recorded outputs, so that most of this module runs in tests anywhere.
 
 pub mod access;
+#[cfg(not(windows))]
 pub mod antivirus;
+/// On Windows only the product table: the configuration names products, and
+/// the ClamAV probe reads Linux paths through a Unix socket.
+#[cfg(windows)]
+pub mod antivirus {
+    pub mod products;
+}
 pub mod command;
 pub mod firewall;
 pub mod host;
 pub mod localtime;
 pub mod logs;
+#[cfg(any(target_os = "macos", test))]
+pub mod macos;
 pub mod network;
 pub mod packages;
 pub mod procs;
@@ -22,10 +31,13 @@ pub mod software;
 pub mod system;
 #[cfg(test)]
 pub mod testing;
+pub mod windows;
 
 use crate::config::ProbeConfig;
-use khien_proto::facts::{FACTS_SCHEMA, ProbeError};
-use khien_proto::{Facts, Platform, Timestamp};
+use khien_proto::Facts;
+use khien_proto::facts::ProbeError;
+#[cfg(not(any(windows, target_os = "macos")))]
+use khien_proto::{Platform, Timestamp, facts::FACTS_SCHEMA};
 use procs::Processes;
 use root::Root;
 use std::time::Duration;
@@ -64,6 +76,31 @@ impl Errors {
 }
 
 /// Collects every fact this platform supports.
+#[cfg(windows)]
+pub fn collect(config: &ProbeConfig) -> Facts {
+    windows::collect::collect(config)
+}
+
+/// Collects every fact this platform supports.
+#[cfg(target_os = "macos")]
+pub fn collect(config: &ProbeConfig) -> Facts {
+    macos::collect(config)
+}
+
+/// What the operator declares about the machine, which no probe can see
+/// (the Linux host probe sets the same from its context).
+pub fn operator_settings(host: &mut khien_proto::facts::Host, config: &ProbeConfig) {
+    host.state_secrets = config.host.state_secrets;
+    host.remote = config.host.remote;
+    host.admin = config.host.admin;
+    if let Some(role) = config.role {
+        host.role = role;
+        host.role_source = "config".to_string();
+    }
+}
+
+/// Collects every fact this platform supports.
+#[cfg(not(any(windows, target_os = "macos")))]
 pub fn collect(config: &ProbeConfig) -> Facts {
     let mut facts = Facts {
         schema: FACTS_SCHEMA,
@@ -132,11 +169,13 @@ pub fn collect(config: &ProbeConfig) -> Facts {
     facts
 }
 
+#[cfg(not(any(windows, target_os = "macos")))]
 fn run<T>(probe: impl FnOnce(&mut Errors) -> T) -> (T, Errors) {
     let mut e = Errors::default();
     (probe(&mut e), e)
 }
 
+#[cfg(not(any(windows, target_os = "macos")))]
 fn joined<T: Default>(handle: std::thread::ScopedJoinHandle<'_, (T, Errors)>, probe: &str, errors: &mut Errors) -> T {
     match handle.join() {
         Ok((section, mut e)) => {

@@ -65,8 +65,9 @@ fn debian(ctx: &ProbeContext<'_>, errors: &mut Errors) -> Packages {
     packages
 }
 
-/// SHA-256 over the sorted `name version arch` lines.
-fn digest(installed: &[Package]) -> String {
+/// SHA-256 over the sorted `name version arch` lines: what tells whether the
+/// inventory changed, the same for every package manager.
+pub(crate) fn digest(installed: &[Package]) -> String {
     let mut lines: Vec<String> = installed
         .iter()
         .map(|p| format!("{} {} {}\n", p.name, p.version, p.arch.as_deref().unwrap_or_default()))
