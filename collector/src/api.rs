@@ -453,7 +453,13 @@ async fn kpis(
         }
     };
     let (limit, offset) = (q.limit.unwrap_or(100).clamp(1, 1000), q.offset.unwrap_or(0).max(0));
-    let query = scorecard::ListQuery { kpi, met, limit, offset };
+    let query = scorecard::ListQuery {
+        kpi,
+        met,
+        text: String::new(),
+        limit,
+        offset,
+    };
     let items = scorecard::list(&app.store, policies, &unit, query, now, app.kpi_windows).await?;
     Ok(Json(json!({
         "org_unit": unit.code, "kpi": kpi, "state": if met { "met" } else { "unmet" },

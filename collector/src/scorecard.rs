@@ -276,17 +276,26 @@ pub enum Listed {
 
 /// Which list: the KPI, those that meet it (`met`) or those in its
 /// denominator that do not, and the page.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ListQuery {
     pub kpi: Kpi,
     pub met: bool,
+    /// Only those whose host name, endpoint id or unit code (systems: code,
+    /// name or unit) contains this text, case-insensitively; empty: all.
+    pub text: String,
     pub limit: i64,
     pub offset: i64,
 }
 
 /// The endpoints or systems of the subtree behind a KPI.
 pub async fn list(store: &Store, policies: &Policies, unit: &OrgUnit, q: ListQuery, now_ms: i64, w: Windows) -> Result<Listed> {
-    let ListQuery { kpi, met, limit, offset } = q;
+    let ListQuery {
+        kpi,
+        met,
+        text,
+        limit,
+        offset,
+    } = q;
     if let Some((cond, of)) = kpi.endpoint_condition(now_ms, w) {
         let cond = if met {
             format!("({cond})")
@@ -295,12 +304,16 @@ pub async fn list(store: &Store, policies: &Policies, unit: &OrgUnit, q: ListQue
         };
         let sql = format!(
             "SELECT e.id, e.hostname, o.code AS org_unit, e.last_seen FROM endpoints e JOIN org_units o ON o.id = e.org_unit_id
-             WHERE o.path LIKE $1 AND e.revoked = 0 AND {cond} ORDER BY o.path, e.hostname, e.id LIMIT $2 OFFSET $3"
+             WHERE o.path LIKE $1 AND e.revoked = 0 AND {cond}
+               AND ($4 = '%%' OR LOWER(e.hostname) LIKE $4 ESCAPE '\\' OR LOWER(e.id) LIKE $4 ESCAPE '\\'
+                    OR LOWER(o.code) LIKE $4 ESCAPE '\\')
+             ORDER BY o.path, e.hostname, e.id LIMIT $2 OFFSET $3"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(format!("{}%", unit.path))
             .bind(limit)
             .bind(offset)
+            .bind(crate::store::like_contains(&text))
             .fetch_all(store.pool())
             .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -323,9 +336,13 @@ pub async fn list(store: &Store, policies: &Policies, unit: &OrgUnit, q: ListQue
         Kpi::Compliant => s.compliant,
         _ => s.assessment_overdue,
     };
+    let needle = text.to_lowercase();
+    let hit = |s: &SystemStanding| {
+        needle.is_empty() || [&s.code, &s.name, &s.org_unit].iter().any(|f| f.to_lowercase().contains(&needle))
+    };
     Ok(Listed::Systems(
         all.into_iter()
-            .filter(|s| pick(s) == met)
+            .filter(|s| pick(s) == met && hit(s))
             .skip(usize::try_from(offset).unwrap_or(0))
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .collect(),

@@ -850,6 +850,20 @@ impl Store {
 /// Rows per multi-row statement: well under SQLite's 32766 and PostgreSQL's 65535 parameters.
 const ROWS_PER_STATEMENT: usize = 64;
 
+/// `%text%` for `LIKE … ESCAPE '\'`, lower-cased (compare with `LOWER(column)`),
+/// with `%`, `_` and `\` taken literally.
+pub fn like_contains(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
 /// `($1, $2), ($3, $4)` for `rows` rows of `cols` values.
 pub(crate) fn values(rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
@@ -974,6 +988,13 @@ fn level(v: i16) -> u8 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn like_patterns_take_text_literally() {
+        assert_eq!(super::like_contains(""), "%%");
+        assert_eq!(super::like_contains("PC-01"), "%pc-01%");
+        assert_eq!(super::like_contains("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+
     #[test]
     fn placeholders_number_every_value() {
         assert_eq!(super::values(2, 3), "($1, $2, $3), ($4, $5, $6)");

@@ -303,11 +303,45 @@ async fn enrollment(w: &Walk) {
     w.b.axe("the enrollment page").await;
 }
 
+/// The pages not reached by clicking above, opened by address, each checked
+/// with axe-core: an endpoint, a requirement's own page, the waivers and
+/// attestations, the audit log.
+async fn other_pages(w: &Walk) {
+    w.b.open(&w.url(&format!("/endpoints/{}", w.agent_id)), "main h1").await;
+    w.assert_text(&[HOSTNAME, "ClamAV"]).await;
+    w.b.screenshot("12-endpoint.png").await;
+    w.b.axe("an endpoint").await;
+
+    w.b.open(&w.url(&format!("/systems/{SYSTEM}")), "table#requirements").await;
+    let href = w
+        .b
+        .find("table#requirements tbody tr[data-status=fail] a[hx-get]")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("an evidence link");
+    w.b.open(&w.url(&href), "main h1").await;
+    w.assert_text(&[SYSTEM_HOST]).await;
+    w.b.screenshot("13-requirement.png").await;
+    w.b.axe("a requirement's page").await;
+
+    w.b.open(&w.url(&format!("/exceptions?system={SYSTEM}")), "form#new-waiver").await;
+    w.b.screenshot("14-exceptions.png").await;
+    w.b.axe("waivers and attestations").await;
+
+    w.b.open(&w.url("/audit"), "table#audit").await;
+    w.assert_text(&["user:tw-admin"]).await;
+    w.b.screenshot("15-audit.png").await;
+    w.b.axe("the audit log").await;
+}
+
 /// The information-system and enrollment pages' steps, in the same logged-in
 /// session as the steps before.
 async fn system_and_enrollment_steps(w: &Walk) {
     failing_system(w).await;
     enrollment(w).await;
+    other_pages(w).await;
 }
 
 /// The header's button ends the session: the overview then sends to the login page.

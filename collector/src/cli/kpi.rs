@@ -89,6 +89,7 @@ pub async fn run(a: KpiArgs) -> anyhow::Result<()> {
         let query = scorecard::ListQuery {
             kpi,
             met: !a.unmet,
+            text: String::new(),
             limit: a.limit.clamp(1, 100_000),
             offset: a.offset.max(0),
         };

@@ -181,19 +181,6 @@ struct MemberRecord {
     failing: i64,
 }
 
-/// `%text%` for LIKE, with the pattern characters taken literally.
-fn like_pattern(text: &str) -> String {
-    let mut out = String::from("%");
-    for c in text.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 const MEMBERS_FROM: &str = "FROM endpoint_systems es
      JOIN endpoints e ON e.id = es.endpoint_id
      JOIN org_units o ON o.id = e.org_unit_id
@@ -441,7 +428,7 @@ pub async fn page(
     let state = MemberState::parse(&p.state);
     let page_no = p.page.trim().parse::<i64>().unwrap_or(1).clamp(1, 1_000_000);
     let q: String = p.q.trim().chars().take(100).collect();
-    let pattern = like_pattern(&q);
+    let pattern = crate::store::like_contains(&q);
     let read = async {
         let crumbs = system_crumbs(&app, &session, &system, lang, false).await?;
         let counts = member_counts(&app.store, &system, &pattern).await?;
@@ -685,13 +672,6 @@ pub async fn requirement(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn web_like_patterns_take_text_literally() {
-        assert_eq!(like_pattern(""), "%%");
-        assert_eq!(like_pattern("PC-01"), "%pc-01%");
-        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
-    }
 
     #[test]
     fn web_problems_come_first() {

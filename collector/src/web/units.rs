@@ -613,24 +613,12 @@ pub async fn kpi_list(
     let state = if met { "met" } else { "unmet" };
     let page_no = p.page.trim().parse::<usize>().unwrap_or(1).clamp(1, 1_000_000);
     let q = p.q.trim().chars().take(100).collect::<String>();
-    let needle = q.to_lowercase();
-    // Without a filter the store pages; with one, the whole list is read and
-    // filtered here, since `scorecard::list` has no text condition (one
-    // subtree's rows, read once per filtered page).
-    let query = if needle.is_empty() {
-        ListQuery {
-            kpi,
-            met,
-            limit: i64::try_from(PAGE_SIZE + 1).unwrap_or(51),
-            offset: i64::try_from((page_no - 1) * PAGE_SIZE).unwrap_or(0),
-        }
-    } else {
-        ListQuery {
-            kpi,
-            met,
-            limit: i64::MAX,
-            offset: 0,
-        }
+    let query = ListQuery {
+        kpi,
+        met,
+        text: q.clone(),
+        limit: i64::try_from(PAGE_SIZE + 1).unwrap_or(51),
+        offset: i64::try_from((page_no - 1) * PAGE_SIZE).unwrap_or(0),
     };
     let listed = async {
         let listed = scorecard::list(&app.store, app.ingest.policies(), &unit, query, super::now(), app.kpi_windows).await?;
@@ -642,18 +630,9 @@ pub async fn kpi_list(
         Ok(x) => x,
         Err(e) => return unavailable(lang, &e),
     };
-    let window = |n: usize| {
-        if needle.is_empty() {
-            (0, n.min(PAGE_SIZE), n > PAGE_SIZE)
-        } else {
-            let start = (page_no - 1) * PAGE_SIZE;
-            (start.min(n), (start + PAGE_SIZE).min(n), n > start + PAGE_SIZE)
-        }
-    };
-    let hit = |fields: &[&str]| needle.is_empty() || fields.iter().any(|f| f.to_lowercase().contains(&needle));
+    let window = |n: usize| (0, n.min(PAGE_SIZE), n > PAGE_SIZE);
     let (endpoints, systems, more) = match listed {
         Listed::Endpoints(all) => {
-            let all: Vec<_> = all.into_iter().filter(|e| hit(&[&e.hostname, &e.id, &e.org_unit])).collect();
             let (a, b, more) = window(all.len());
             let rows = all[a..b]
                 .iter()
@@ -673,7 +652,6 @@ pub async fn kpi_list(
             (rows, Vec::new(), more)
         }
         Listed::Systems(all) => {
-            let all: Vec<_> = all.into_iter().filter(|s| hit(&[&s.code, &s.name, &s.org_unit])).collect();
             let (a, b, more) = window(all.len());
             (Vec::new(), all[a..b].iter().map(|s| system_row(s, lang)).collect(), more)
         }
