@@ -337,9 +337,7 @@ pub async fn list(store: &Store, policies: &Policies, unit: &OrgUnit, q: ListQue
         _ => s.assessment_overdue,
     };
     let needle = text.to_lowercase();
-    let hit = |s: &SystemStanding| {
-        needle.is_empty() || [&s.code, &s.name, &s.org_unit].iter().any(|f| f.to_lowercase().contains(&needle))
-    };
+    let hit = |s: &SystemStanding| needle.is_empty() || [&s.code, &s.name, &s.org_unit].iter().any(|f| f.to_lowercase().contains(&needle));
     Ok(Listed::Systems(
         all.into_iter()
             .filter(|s| pick(s) == met && hit(s))

@@ -313,14 +313,13 @@ async fn other_pages(w: &Walk) {
     w.b.axe("an endpoint").await;
 
     w.b.open(&w.url(&format!("/systems/{SYSTEM}")), "table#requirements").await;
-    let href = w
-        .b
-        .find("table#requirements tbody tr[data-status=fail] a[hx-get]")
-        .await
-        .attr("href")
-        .await
-        .unwrap()
-        .expect("an evidence link");
+    let href =
+        w.b.find("table#requirements tbody tr[data-status=fail] a[hx-get]")
+            .await
+            .attr("href")
+            .await
+            .unwrap()
+            .expect("an evidence link");
     w.b.open(&w.url(&href), "main h1").await;
     w.assert_text(&[SYSTEM_HOST]).await;
     w.b.screenshot("13-requirement.png").await;
