@@ -722,8 +722,22 @@ fn desktop(section: &Raw, facts: &mut Facts, win: &mut WindowsHardening, errors:
 fn bitlocker(section: &Raw, facts: &mut Facts, errors: &mut Errors) {
     let volumes = match part(&section.bitlocker, "Win32_EncryptableVolume") {
         Ok(volumes) => volumes,
+        // The BitLocker class lives in a namespace that only exists when the
+        // feature is installed (Server without the BitLocker feature, Home
+        // editions): then BitLocker protects no volume, which is a fact, not a
+        // failure to read one. The agent reads no other disk encryption on Windows.
+        Err(e) if is_invalid_namespace(&e) => {
+            let encryption = &mut facts.disk_encryption;
+            encryption.root_encrypted = Some(false);
+            encryption.all_encrypted = Some(false);
+            return;
+        }
         Err(e) => return errors.push("disk_encryption", e),
     };
+    if volumes.0.is_empty() {
+        // Every edition with BitLocker lists at least its system volume.
+        return errors.push("disk_encryption", "Win32_EncryptableVolume: no volume listed");
+    }
     let system_drive = match part(&section.os, "Win32_OperatingSystem") {
         Ok(os) => text(&os.system_drive),
         Err(_) => None,
@@ -762,6 +776,13 @@ fn bitlocker(section: &Raw, facts: &mut Facts, errors: &mut Errors) {
     } else {
         None
     };
+}
+
+/// A CIM error for a namespace that does not exist, in English or as the
+/// error code that PowerShell prints on every display language.
+fn is_invalid_namespace(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    e.contains("invalid namespace") || e.contains("invalidnamespace") || e.contains("0x8004100e")
 }
 
 const USBSTOR_KEY: &str = r"HKLM\SYSTEM\CurrentControlSet\Services\USBSTOR";
@@ -1305,11 +1326,23 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_bitlocker_namespace_means_nothing_is_protected() {
+        for error in ["Invalid namespace ", "InvalidNamespace: Không gian tên không hợp lệ", "HRESULT 0x8004100e"] {
+            let raw: Raw = serde_json::from_value(json!({"bitlocker": {"error": error}})).unwrap();
+            let mut facts = Facts::default();
+            let mut errors = Errors::default();
+            bitlocker(&raw, &mut facts, &mut errors);
+            assert_eq!((facts.disk_encryption.root_encrypted, facts.disk_encryption.all_encrypted), (Some(false), Some(false)));
+            assert!(errors.0.is_empty(), "{error}");
+        }
+    }
+
+    #[test]
     fn failed_parts_leave_their_facts_unknown() {
         let raw: Raw = serde_json::from_value(json!({
             "secedit": {"error": "Access is denied."},
             "users": {"error": "Access is denied."},
-            "bitlocker": {"error": "Invalid namespace"},
+            "bitlocker": {"error": "Access is denied."},
             "smb1": {"ServerError": "Access denied"},
         }))
         .unwrap();
@@ -1613,16 +1646,14 @@ mod tests {
             (w.autorun.no_drive_type_autorun, w.autorun.all_drives_disabled),
             (Some(145), Some(false))
         );
-        assert_eq!(f.disk_encryption, Default::default());
+        // No BitLocker feature on this server: nothing is BitLocker-protected (not an unreadable fact).
+        assert!(f.disk_encryption.volumes.is_empty());
+        assert_eq!((f.disk_encryption.root_encrypted, f.disk_encryption.all_encrypted), (Some(false), Some(false)));
         assert_eq!(w.update_source.use_wsus, Some(true));
         assert_eq!(f.packages.repositories[0].host, "wsus01.corp.khien.vn");
         assert_eq!(f.software.backup_agents.len(), 0);
         assert_eq!(w.domain_role, Some(3));
-        assert_eq!(errors(&f), ["disk_encryption"]);
-        assert_eq!(
-            f.errors.iter().find(|e| e.probe == "disk_encryption").unwrap().message,
-            "Win32_EncryptableVolume: Invalid namespace "
-        );
+        assert_eq!(errors(&f), Vec::<&str>::new());
     }
 
     #[test]
@@ -1759,13 +1790,15 @@ mod tests {
         assert!(f.usb_storage.blocked && !f.usb_storage.module_disabled);
         assert!(f.disk_encryption.volumes.is_empty());
         assert_eq!(f.disk_encryption.root_encrypted, None);
+        let empty = f.errors.iter().find(|e| e.probe == "disk_encryption").expect("an empty volume list is said");
+        assert_eq!(empty.message, "Win32_EncryptableVolume: no volume listed");
         // Feature installed but the server refuses SMB1.
         assert_eq!(w.smb1.enabled, Some(false));
         assert_eq!(w.audit_policy["Logon"], "No Auditing");
         assert_eq!(f.packages.last_update, at("2023-05-08T17:00:00Z"));
         assert_eq!(f.network.dns.resolvers, ["1.1.1.1", "8.8.4.4"]);
         assert_eq!((f.time_sync.running, f.time_sync.synchronized), (true, Some(false)));
-        assert_eq!(errors(&f), Vec::<&str>::new());
+        assert_eq!(errors(&f), ["disk_encryption"]);
     }
 
     #[test]
