@@ -1327,12 +1327,19 @@ mod tests {
 
     #[test]
     fn a_missing_bitlocker_namespace_means_nothing_is_protected() {
-        for error in ["Invalid namespace ", "InvalidNamespace: Không gian tên không hợp lệ", "HRESULT 0x8004100e"] {
+        for error in [
+            "Invalid namespace ",
+            "InvalidNamespace: Không gian tên không hợp lệ",
+            "HRESULT 0x8004100e",
+        ] {
             let raw: Raw = serde_json::from_value(json!({"bitlocker": {"error": error}})).unwrap();
             let mut facts = Facts::default();
             let mut errors = Errors::default();
             bitlocker(&raw, &mut facts, &mut errors);
-            assert_eq!((facts.disk_encryption.root_encrypted, facts.disk_encryption.all_encrypted), (Some(false), Some(false)));
+            assert_eq!(
+                (facts.disk_encryption.root_encrypted, facts.disk_encryption.all_encrypted),
+                (Some(false), Some(false))
+            );
             assert!(errors.0.is_empty(), "{error}");
         }
     }
@@ -1648,7 +1655,10 @@ mod tests {
         );
         // No BitLocker feature on this server: nothing is BitLocker-protected (not an unreadable fact).
         assert!(f.disk_encryption.volumes.is_empty());
-        assert_eq!((f.disk_encryption.root_encrypted, f.disk_encryption.all_encrypted), (Some(false), Some(false)));
+        assert_eq!(
+            (f.disk_encryption.root_encrypted, f.disk_encryption.all_encrypted),
+            (Some(false), Some(false))
+        );
         assert_eq!(w.update_source.use_wsus, Some(true));
         assert_eq!(f.packages.repositories[0].host, "wsus01.corp.khien.vn");
         assert_eq!(f.software.backup_agents.len(), 0);
@@ -1790,7 +1800,11 @@ mod tests {
         assert!(f.usb_storage.blocked && !f.usb_storage.module_disabled);
         assert!(f.disk_encryption.volumes.is_empty());
         assert_eq!(f.disk_encryption.root_encrypted, None);
-        let empty = f.errors.iter().find(|e| e.probe == "disk_encryption").expect("an empty volume list is said");
+        let empty = f
+            .errors
+            .iter()
+            .find(|e| e.probe == "disk_encryption")
+            .expect("an empty volume list is said");
         assert_eq!(empty.message, "Win32_EncryptableVolume: no volume listed");
         // Feature installed but the server refuses SMB1.
         assert_eq!(w.smb1.enabled, Some(false));
