@@ -257,12 +257,16 @@ fn modified(ctx: &ProbeContext<'_>, path: &str, errors: &mut Errors) -> Option<T
     }
 }
 
+// adjtimex is Linux's: elsewhere these are only used by the tests.
 /// `adjtimex` state `TIME_ERROR`: the clock is not synchronised.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const TIME_ERROR: i32 = 5;
 /// `STA_UNSYNC` status bit.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const STA_UNSYNC: i32 = 0x0040;
 
 /// Synchronised and the maximum error in milliseconds, from what adjtimex returns.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub fn clock_state(state: i32, status: i32, max_error_us: i64) -> (bool, u64) {
     let synchronized = status & STA_UNSYNC == 0 && state != TIME_ERROR;
     (synchronized, u64::try_from(max_error_us).unwrap_or(0) / 1000)
