@@ -13,6 +13,7 @@
 //! name = "signatures ten days old"
 //! levels = [2, 3]                     # or `level = 3`
 //! role = "server"                     # default: workstation
+//! platform = "macos"                  # the target's platform; default: linux
 //! frameworks = ["tcvn-14423-2026"]    # default: every framework that has the requirement
 //! set."antivirus.products.0.signature_time" = "2026-11-12T12:00:00Z"
 //! expect.linux-fresh = { 2 = "pass", 3 = "fail" }
@@ -20,6 +21,13 @@
 //! ```
 //! Statuses are those of reports, plus `absent` when the requirement or the
 //! check does not apply at that level.
+//!
+//! The baseline stays one set of facts: with `platform = "macos"` a case is
+//! evaluated as a Mac reporting them (its `facts.macos` section filled, the
+//! rest Linux-shaped unless the case sets it), which is enough for checks
+//! that read a few facts each. The failing-case lint covers the Linux and
+//! macOS checks; the Windows checks' cases are in
+//! `agent/tests/windows_hosts.rs`, on the recorded Windows hosts.
 
 use khien_policy::model::{Lang, Rule};
 use khien_policy::{Catalogue, FactsView, Framework, Target};
@@ -35,6 +43,9 @@ const REQUIRED_IDS: &[&str] = &[
     "CH-02", "CH-03", "CH-04", "CH-05", "CH-06", "LH-01", "LH-02", "LH-03", "NK-01", "NK-02", "NK-03", "NK-04", "WE-01", "WE-02", "SW-01",
     "HW-01", "TT-01", "TT-02", "SL-01", "HT-01", "HT-02", "GS-01", "PX-01", "PX-02",
 ];
+
+/// Platforms whose automated checks must each have a failing case here.
+const LINTED_PLATFORMS: [Platform; 2] = [Platform::Linux, Platform::Macos];
 
 /// The shipped catalogue, or the folder `KHIEN_POLICIES` names (to try a catalogue being edited elsewhere).
 fn policies() -> PathBuf {
@@ -85,6 +96,8 @@ struct Case {
     levels: Option<Vec<u8>>,
     #[serde(default)]
     role: Option<Role>,
+    #[serde(default)]
+    platform: Option<Platform>,
     frameworks: Option<Vec<String>>,
     #[serde(default)]
     set: BTreeMap<String, toml::Value>,
@@ -164,11 +177,11 @@ fn status_name(s: khien_proto::Status) -> String {
         .unwrap_or_default()
 }
 
-fn target(level: u8, role: Role, now: Timestamp) -> Target {
+fn target(level: u8, role: Role, platform: Platform, now: Timestamp) -> Target {
     Target {
         level,
         role,
-        platform: Platform::Linux,
+        platform,
         lang: Lang::En,
         now,
         evidence: true,
@@ -207,7 +220,7 @@ fn baseline_passes_every_automated_check_everywhere() {
     for fw in frameworks() {
         for &level in &fw.levels {
             for role in Role::ALL {
-                let e = fw.evaluate(&view, &target(level, role, now));
+                let e = fw.evaluate(&view, &target(level, role, Platform::Linux, now));
                 for r in &e.results {
                     if matches!(r.status, khien_proto::Status::Fail | khien_proto::Status::Error) {
                         problems.push(format!(
@@ -266,7 +279,10 @@ fn run_cases() -> BTreeMap<(String, String), BTreeMap<(String, u8), String>> {
                     }
                 }
                 for level in case.levels() {
-                    let e = fw.evaluate(&view, &target(level, case.role.unwrap_or_default(), now));
+                    let e = fw.evaluate(
+                        &view,
+                        &target(level, case.role.unwrap_or_default(), case.platform.unwrap_or_default(), now),
+                    );
                     for check in case.expect.keys() {
                         let full = format!("{}/{check}", req.id);
                         let got = e
@@ -317,7 +333,8 @@ fn every_automated_check_has_a_failing_case_and_thresholds_are_tested_across_lev
                 .collect();
             for check in &req.checks {
                 let Rule::Expr { expr, .. } = &check.rule else { continue };
-                if !check.runs_on(Platform::Linux) {
+                // Windows checks are exercised on the recorded Windows hosts (agent/tests/windows_hosts.rs).
+                if !LINTED_PLATFORMS.iter().any(|p| check.runs_on(*p)) {
                     continue;
                 }
                 let statuses = seen.get(&(fw.id.clone(), check.id.clone()));

@@ -83,7 +83,8 @@ pub fn render(policies: &Path) -> Result<String> {
          For each framework: how many requirements apply at each level and how the agent verifies them per platform, \
          then every requirement with its checks. *auto*: the agent decides from facts; *auto + manual*: the agent \
          decides what it can see and an attestation covers the rest (the manual check names the evidence); *manual*: \
-         an attestation only (management requirements, levels.md §6); **none**: claimed but no check applies at that level; –: the requirement does not claim that platform (Windows checks cover what the Windows agent reads; macOS has none yet). \
+         an attestation only (management requirements, levels.md §6); **none**: claimed but no check applies at that level; –: the requirement does not claim that platform (Windows and macOS checks cover what each agent reads; on macOS that is XProtect and Gatekeeper, \
+         the application firewall and FileVault: MD-01, MD-02, CH-02, TT-01). \
          Provenance as in levels.md: V verbatim from the text, S from a secondary source, I inferred.\n",
     );
     for fw in &frameworks {
