@@ -7,12 +7,14 @@
 //! so each is evaluated at its own fixed time, a few days after its newest
 //! XProtect update ([`HOSTS`]).
 
+mod common;
+
 use khien_agent::probe::macos::{decode, recorded};
-use khien_policy::model::{Lang, Rule};
-use khien_policy::{Catalogue, FactsView, Framework, Target};
+use common::{assert_verdicts, evaluate, framework, workspace};
+use khien_policy::model::Rule;
+use khien_policy::Framework;
 use khien_proto::{Facts, Platform, Status, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use Status::{Error, Fail, NotApplicable as Na, Pass};
 
@@ -25,16 +27,6 @@ const HOSTS: [(&str, &str); 3] = [
     // XProtect 5287 in use, absent from the install history.
     ("sequoia-custom", "2025-03-01T12:00:00Z"),
 ];
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn framework() -> Framework {
-    let catalogue = Catalogue::open(&workspace().join("policies")).unwrap_or_else(|e| panic!("{e}"));
-    let id = catalogue.default_framework().expect("a default framework").id.clone();
-    catalogue.load(&id).unwrap_or_else(|e| panic!("{e}"))
-}
 
 fn at(host: &str) -> Timestamp {
     let (_, at) = HOSTS
@@ -50,40 +42,13 @@ fn facts(host: &str) -> Facts {
     decode(&recorded(&dir), at(host))
 }
 
-/// Every check's status and message (`REQ/check`), and `REQ/macos` when no macOS check applies.
-fn evaluate(fw: &Framework, facts: &Facts, level: u8, now: Timestamp) -> BTreeMap<String, (Status, String)> {
-    let target = Target {
-        level,
-        role: facts.host.role,
-        platform: Platform::Macos,
-        lang: Lang::En,
-        now,
-        evidence: true,
-    };
-    fw.evaluate(&FactsView::new(facts), &target)
-        .results
-        .into_iter()
-        .map(|r| (r.check, (r.status, r.message.unwrap_or_default())))
-        .collect()
-}
 
 fn verdicts(fw: &Framework, host: &str, level: u8, edit: impl Fn(&mut Facts)) -> BTreeMap<String, (Status, String)> {
     let mut f = facts(host);
     edit(&mut f);
-    evaluate(fw, &f, level, at(host))
+    evaluate(fw, &f, Platform::Macos, level, at(host))
 }
 
-fn assert_verdicts(host: &str, level: u8, got: &BTreeMap<String, (Status, String)>, want: &[(&str, Status)]) {
-    let mut problems = Vec::new();
-    for (check, status) in want {
-        match got.get(*check) {
-            Some((s, _)) if s == status => {}
-            Some((s, msg)) => problems.push(format!("{check}: {s:?} ({msg}), expected {status:?}")),
-            None => problems.push(format!("{check}: no result, expected {status:?}")),
-        }
-    }
-    assert!(problems.is_empty(), "{host} level {level}:\n{}", problems.join("\n"));
-}
 
 fn check_host(fw: &Framework, host: &str, level: u8, want: &[(&str, Status)]) {
     assert_verdicts(host, level, &verdicts(fw, host, level, |_| {}), want);
@@ -113,8 +78,8 @@ fn sonoma_hardened_signatures_age_out() {
     let f = facts("sonoma-hardened");
     // Ten days after the update: enough at level 2 (15 days), too old at level 3 (7 days).
     let later = Timestamp::parse("2024-04-12T10:00:00Z").unwrap();
-    assert_verdicts("sonoma-hardened", 2, &evaluate(&fw, &f, 2, later), &[("MD-02/macos-fresh", Pass)]);
-    assert_verdicts("sonoma-hardened", 3, &evaluate(&fw, &f, 3, later), &[("MD-02/macos-fresh", Fail)]);
+    assert_verdicts("sonoma-hardened", 2, &evaluate(&fw, &f, Platform::Macos, 2, later), &[("MD-02/macos-fresh", Pass)]);
+    assert_verdicts("sonoma-hardened", 3, &evaluate(&fw, &f, Platform::Macos, 3, later), &[("MD-02/macos-fresh", Fail)]);
 }
 
 #[test]

@@ -13,13 +13,15 @@
 //! only, so the Windows checks' pass/fail cases on small fact changes are here
 //! too ([`cases_on_small_fact_changes`]).
 
+mod common;
+
 use khien_agent::probe::windows::{Snapshot, decode};
-use khien_policy::model::{Lang, Rule};
-use khien_policy::{Catalogue, FactsView, Framework, Target};
+use common::{assert_verdicts, evaluate, framework, workspace};
+use khien_policy::model::Rule;
+use khien_policy::Framework;
 use khien_proto::{Facts, Platform, Status, Timestamp};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 const HOSTS: [&str; 8] = [
     "win10-defender",
@@ -42,16 +44,6 @@ const HARDENING_DATED: [&str; 3] = ["LH-01", "LH-03", "TK-05"];
 
 use Status::{Error, Fail, NotApplicable as Na, Pass};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn framework() -> Framework {
-    let catalogue = Catalogue::open(&workspace().join("policies")).unwrap_or_else(|e| panic!("{e}"));
-    let id = catalogue.default_framework().expect("a default framework").id.clone();
-    catalogue.load(&id).unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn now(at: &str) -> Timestamp {
     Timestamp::parse(at).unwrap()
 }
@@ -60,22 +52,6 @@ fn snapshot(host: &str) -> Snapshot {
     Snapshot::from_dir(&workspace().join("tests/hosts/windows").join(host)).unwrap_or_else(|e| panic!("{host}: {e}"))
 }
 
-/// Every check's status (`REQ/check`), and `REQ/windows` when no Windows check applies at that level.
-fn evaluate(fw: &Framework, facts: &Facts, level: u8, at: Timestamp) -> BTreeMap<String, (Status, String)> {
-    let target = Target {
-        level,
-        role: facts.host.role,
-        platform: Platform::Windows,
-        lang: Lang::En,
-        now: at,
-        evidence: true,
-    };
-    fw.evaluate(&FactsView::new(facts), &target)
-        .results
-        .into_iter()
-        .map(|r| (r.check, (r.status, r.message.unwrap_or_default())))
-        .collect()
-}
 
 /// A host's verdicts at `level`: age checks on hardening facts at the hardening date, the rest at the protection date.
 fn verdicts(fw: &Framework, host: &str, level: u8, edit: impl Fn(&mut Facts)) -> BTreeMap<String, (Status, String)> {
@@ -84,7 +60,7 @@ fn verdicts(fw: &Framework, host: &str, level: u8, edit: impl Fn(&mut Facts)) ->
     for (at, dated) in [(PROTECTION_NOW, false), (HARDENING_NOW, true)] {
         let mut facts = decode(&snap, now(at));
         edit(&mut facts);
-        for (check, v) in evaluate(fw, &facts, level, now(at)) {
+        for (check, v) in evaluate(fw, &facts, Platform::Windows, level, now(at)) {
             let req = check.split('/').next().unwrap_or_default();
             if HARDENING_DATED.contains(&req) == dated {
                 out.insert(check, v);
@@ -94,17 +70,6 @@ fn verdicts(fw: &Framework, host: &str, level: u8, edit: impl Fn(&mut Facts)) ->
     out
 }
 
-fn assert_verdicts(host: &str, level: u8, got: &BTreeMap<String, (Status, String)>, want: &[(&str, Status)]) {
-    let mut problems = Vec::new();
-    for (check, status) in want {
-        match got.get(*check) {
-            Some((s, _)) if s == status => {}
-            Some((s, msg)) => problems.push(format!("{check}: {s:?} ({msg}), expected {status:?}")),
-            None => problems.push(format!("{check}: no result, expected {status:?}")),
-        }
-    }
-    assert!(problems.is_empty(), "{host} level {level}:\n{}", problems.join("\n"));
-}
 
 fn check_host(fw: &Framework, host: &str, level: u8, want: &[(&str, Status)]) {
     assert_verdicts(host, level, &verdicts(fw, host, level, |_| {}), want);
@@ -219,7 +184,7 @@ fn win11_defender_hardened_domain_member() {
     );
     // Windows 11 23H2 Enterprise left support on 2026-11-10: at the protection date it fails.
     let snap = snapshot("win11-defender");
-    let later = evaluate(&fw, &decode(&snap, now(PROTECTION_NOW)), 3, now(PROTECTION_NOW));
+    let later = evaluate(&fw, &decode(&snap, now(PROTECTION_NOW)), Platform::Windows, 3, now(PROTECTION_NOW));
     assert_verdicts("win11-defender", 3, &later, &[("LH-03/windows-os", Fail)]);
 }
 
@@ -727,7 +692,7 @@ fn cases_on_small_fact_changes() {
     for (name, host, edits, check, expect) in cases {
         let facts = set(&decode(&snapshot(host), at), &edits);
         for (level, want) in expect {
-            let got = evaluate(&fw, &facts, level, at).get(check).map(|(s, _)| *s);
+            let got = evaluate(&fw, &facts, Platform::Windows, level, at).get(check).map(|(s, _)| *s);
             if got != want {
                 problems.push(format!("{name} ({host}, level {level}): {check} is {got:?}, expected {want:?}"));
             }
