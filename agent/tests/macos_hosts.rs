@@ -9,10 +9,10 @@
 
 mod common;
 
-use khien_agent::probe::macos::{decode, recorded};
 use common::{assert_verdicts, evaluate, framework, workspace};
-use khien_policy::model::Rule;
+use khien_agent::probe::macos::{decode, recorded};
 use khien_policy::Framework;
+use khien_policy::model::Rule;
 use khien_proto::{Facts, Platform, Status, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,13 +42,11 @@ fn facts(host: &str) -> Facts {
     decode(&recorded(&dir), at(host))
 }
 
-
 fn verdicts(fw: &Framework, host: &str, level: u8, edit: impl Fn(&mut Facts)) -> BTreeMap<String, (Status, String)> {
     let mut f = facts(host);
     edit(&mut f);
     evaluate(fw, &f, Platform::Macos, level, at(host))
 }
-
 
 fn check_host(fw: &Framework, host: &str, level: u8, want: &[(&str, Status)]) {
     assert_verdicts(host, level, &verdicts(fw, host, level, |_| {}), want);
@@ -78,8 +76,18 @@ fn sonoma_hardened_signatures_age_out() {
     let f = facts("sonoma-hardened");
     // Ten days after the update: enough at level 2 (15 days), too old at level 3 (7 days).
     let later = Timestamp::parse("2024-04-12T10:00:00Z").unwrap();
-    assert_verdicts("sonoma-hardened", 2, &evaluate(&fw, &f, Platform::Macos, 2, later), &[("MD-02/macos-fresh", Pass)]);
-    assert_verdicts("sonoma-hardened", 3, &evaluate(&fw, &f, Platform::Macos, 3, later), &[("MD-02/macos-fresh", Fail)]);
+    assert_verdicts(
+        "sonoma-hardened",
+        2,
+        &evaluate(&fw, &f, Platform::Macos, 2, later),
+        &[("MD-02/macos-fresh", Pass)],
+    );
+    assert_verdicts(
+        "sonoma-hardened",
+        3,
+        &evaluate(&fw, &f, Platform::Macos, 3, later),
+        &[("MD-02/macos-fresh", Fail)],
+    );
 }
 
 #[test]

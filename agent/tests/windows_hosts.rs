@@ -15,10 +15,10 @@
 
 mod common;
 
-use khien_agent::probe::windows::{Snapshot, decode};
 use common::{assert_verdicts, evaluate, framework, workspace};
-use khien_policy::model::Rule;
+use khien_agent::probe::windows::{Snapshot, decode};
 use khien_policy::Framework;
+use khien_policy::model::Rule;
 use khien_proto::{Facts, Platform, Status, Timestamp};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -52,7 +52,6 @@ fn snapshot(host: &str) -> Snapshot {
     Snapshot::from_dir(&workspace().join("tests/hosts/windows").join(host)).unwrap_or_else(|e| panic!("{host}: {e}"))
 }
 
-
 /// A host's verdicts at `level`: age checks on hardening facts at the hardening date, the rest at the protection date.
 fn verdicts(fw: &Framework, host: &str, level: u8, edit: impl Fn(&mut Facts)) -> BTreeMap<String, (Status, String)> {
     let snap = snapshot(host);
@@ -69,7 +68,6 @@ fn verdicts(fw: &Framework, host: &str, level: u8, edit: impl Fn(&mut Facts)) ->
     }
     out
 }
-
 
 fn check_host(fw: &Framework, host: &str, level: u8, want: &[(&str, Status)]) {
     assert_verdicts(host, level, &verdicts(fw, host, level, |_| {}), want);
