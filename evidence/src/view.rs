@@ -141,6 +141,12 @@ pub fn observed_text(v: &serde_json::Value) -> String {
     out
 }
 
+/// An observed value as every page prints it: [`observed_text`], cut at
+/// [`OBSERVED_MAX_CHARS`]; and whether it was cut.
+pub fn observed_shown(v: &serde_json::Value) -> (String, bool) {
+    shorten(observed_text(v))
+}
+
 fn shorten(text: String) -> (String, bool) {
     match text.char_indices().nth(OBSERVED_MAX_CHARS) {
         Some((cut, _)) => (format!("{}…", &text[..cut]), true),
@@ -257,7 +263,7 @@ impl View {
                         .evidence
                         .iter()
                         .map(|e| {
-                            let (observed, observed_truncated) = shorten(observed_text(&e.observed));
+                            let (observed, observed_truncated) = observed_shown(&e.observed);
                             ItemView {
                                 endpoint: e.endpoint.clone(),
                                 check: e.check.clone(),

@@ -14,7 +14,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use khien_proto::Timestamp;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -143,7 +142,7 @@ fn row(r: &AuditRow, lang: Lang) -> RecordRow {
     let label = kind_label(lang, &r.object_kind);
     RecordRow {
         id: r.id,
-        at: Timestamp::from_unix_millis(r.at).map(view::datetime).unwrap_or_default(),
+        at: view::datetime_ms(r.at),
         actor: r.actor.clone(),
         action: r.action.clone(),
         kind: if label.is_empty() {

@@ -18,7 +18,6 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use khien_proto::facts::{Facts, IpFamily, Protocol};
 use khien_proto::{CheckResult, Status, Timestamp};
-use serde_json::Value;
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,8 +26,6 @@ use std::sync::Arc;
 const HISTORY: i64 = 20;
 /// Verdict changes read for them: far more than twenty reports make in practice.
 const CHANGES: i64 = 2000;
-/// Observed values longer than this are cut: some checks look at whole lists.
-const OBSERVED_CHARS: usize = 400;
 const DAY_MS: i64 = 86_400_000;
 
 // ---- words ------------------------------------------------------------------------
@@ -603,21 +600,6 @@ fn verdict(x: &EndpointTexts, status: Option<Status>) -> Verdict {
     }
 }
 
-/// JSON as one line, cut at `OBSERVED_CHARS`.
-fn observed_text(v: &Value) -> String {
-    let s = match v {
-        Value::String(s) => s.clone(),
-        other => serde_json::to_string(other).unwrap_or_default(),
-    };
-    if s.chars().count() > OBSERVED_CHARS {
-        let mut cut: String = s.chars().take(OBSERVED_CHARS).collect();
-        cut.push('…');
-        cut
-    } else {
-        s
-    }
-}
-
 fn os_text(f: &Facts) -> String {
     let os = &f.host.os;
     let name = os.pretty_name.clone().or_else(|| match (&os.name, &os.version) {
@@ -1069,7 +1051,7 @@ fn requirement_rows(
                     .filter(|r| r.requirement == *id && r.status.is_problem())
                     .map(|r| EvidenceView {
                         check: r.check.clone(),
-                        observed: observed_text(&r.evidence.observed),
+                        observed: khien_evidence::view::observed_shown(&r.evidence.observed).0,
                         expected: r.evidence.expected.clone(),
                         message: r.message.clone(),
                     })
@@ -1140,7 +1122,7 @@ fn scope_view(i: usize, e: &EvaluationRow, results: Option<&[CheckResult]>, deta
             None => e.framework.clone(),
         },
         compliant: e.compliant,
-        evaluated_at: Timestamp::from_unix_millis(e.evaluated_at).map(view::datetime).unwrap_or_default(),
+        evaluated_at: view::datetime_ms(e.evaluated_at),
         report_seq: e.report_seq,
         counts,
         note,
@@ -1186,8 +1168,8 @@ async fn report_history(app: &App, row: &EndpointRow, lang: Lang, now: i64) -> R
         .into_iter()
         .map(|(seq, received, collected)| ReportRow {
             seq,
-            received_at: Timestamp::from_unix_millis(received).map(view::datetime).unwrap_or_default(),
-            collected_at: Timestamp::from_unix_millis(collected).map(view::datetime).unwrap_or_default(),
+            received_at: view::datetime_ms(received),
+            collected_at: view::datetime_ms(collected),
             current: seq == row.facts_seq,
             changes: by_seq.remove(&seq).unwrap_or_default(),
         })
@@ -1255,7 +1237,7 @@ pub async fn page(State(app): State<Arc<App>>, Path(id): Path<String>, uri: Uri,
             .map(|r| r.agent_version.clone())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| x.unknown.into()),
-        enrolled_at: Timestamp::from_unix_millis(enrolled).map(view::datetime).unwrap_or_default(),
+        enrolled_at: view::datetime_ms(enrolled),
         last_seen: Timestamp::from_unix_millis(row.last_seen)
             .filter(|_| row.last_seen > 0)
             .map(view::datetime)
@@ -1336,11 +1318,12 @@ mod tests {
 
     #[test]
     fn web_endpoint_text_helpers() {
-        assert_eq!(observed_text(&serde_json::json!({"a": [1, 2]})), r#"{"a":[1,2]}"#);
-        assert_eq!(observed_text(&Value::String("x".into())), "x");
-        let long = observed_text(&Value::String("é".repeat(OBSERVED_CHARS + 5)));
-        assert_eq!(long.chars().count(), OBSERVED_CHARS + 1);
-        assert!(long.ends_with('…'));
+        // The evidence pack's rendering of observed values, cut for the page.
+        use khien_evidence::view::{OBSERVED_MAX_CHARS, observed_shown};
+        assert_eq!(observed_shown(&serde_json::json!({"a": [1, 2]})).0, r#"{"a": [1, 2]}"#);
+        let (long, cut) = observed_shown(&serde_json::Value::String("é".repeat(OBSERVED_MAX_CHARS + 5)));
+        assert!(cut && long.ends_with('…'));
+        assert_eq!(long.chars().count(), OBSERVED_MAX_CHARS + 1);
         assert_eq!(host_port("0.0.0.0", 22), "0.0.0.0:22");
         assert_eq!(host_port("::", 443), "[::]:443");
         let mut f = Facts::default();

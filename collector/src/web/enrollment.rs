@@ -16,7 +16,6 @@ use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use khien_proto::Timestamp;
 use serde::Deserialize;
 use sqlx::Row as _;
 use std::sync::Arc;
@@ -303,7 +302,7 @@ fn row(t: &TokenInfo, lang: Lang) -> TokenRow {
         unit_code: t.org_unit.clone(),
         systems: if t.systems.is_empty() { "—".into() } else { t.systems.join(", ") },
         uses: format!("{}/{}", view::int(lang, t.used), view::int(lang, t.max_uses)),
-        expires: Timestamp::from_unix_millis(t.expires_at).map(view::datetime).unwrap_or_default(),
+        expires: view::datetime_ms(t.expires_at),
         created_by: if t.created_by.is_empty() {
             texts(lang).unknown_creator.to_string()
         } else {

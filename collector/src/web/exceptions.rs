@@ -177,10 +177,6 @@ pub(super) fn state_label(lang: Lang, state: exceptions::State) -> (&'static str
     }
 }
 
-fn when(ms: i64) -> String {
-    Timestamp::from_unix_millis(ms).map(view::datetime).unwrap_or_default()
-}
-
 // ---- views ----------------------------------------------------------------------------
 
 pub struct WaiverRow {
@@ -399,8 +395,8 @@ fn waiver_row(w: &WaiverRecord, lang: Lang, now: i64, can_revoke: bool) -> Waive
         requirement: w.requirement.clone(),
         reason: w.reason.clone(),
         approver: w.approver.clone(),
-        start: when(w.start_at),
-        expiry: when(w.expiry_at),
+        start: view::datetime_ms(w.start_at),
+        expiry: view::datetime_ms(w.expiry_at),
         state: label,
         tone,
         revoke_action: (can_revoke && matches!(state, exceptions::State::Active | exceptions::State::Pending))
@@ -417,8 +413,8 @@ fn attestation_row(a: &AttestationRecord, lang: Lang, now: i64, can_revoke: bool
         system: a.system.clone(),
         requirement: a.requirement.clone(),
         attested_by: a.attested_by.clone(),
-        attested_at: when(a.attested_at),
-        valid_until: when(a.valid_until),
+        attested_at: view::datetime_ms(a.attested_at),
+        valid_until: view::datetime_ms(a.valid_until),
         file_name: a.file_name.clone(),
         file_href: can_files.then(|| format!("/api/v1/evidence-files/{}", a.file_sha256)),
         sha256: a.file_sha256.clone(),

@@ -7,7 +7,7 @@
 
 use super::exceptions::state_label;
 use super::i18n::Lang;
-use super::units::{Crumb, crumbs_in, notice, unit_href, with_lang};
+use super::units::{Crumb, ListParams, crumbs_in, notice, unit_href, with_lang};
 use super::view;
 use super::{Session, Shell, html, require_session, unavailable};
 use crate::api::App;
@@ -330,21 +330,7 @@ struct EvidenceFragment {
     req: RequirementView,
 }
 
-fn when(ms: i64) -> String {
-    Timestamp::from_unix_millis(ms).map(view::datetime).unwrap_or_default()
-}
-
 // ---- pages ----------------------------------------------------------------------------
-
-#[derive(Deserialize, Default)]
-pub struct SystemParams {
-    #[serde(default)]
-    state: String,
-    #[serde(default)]
-    page: String,
-    #[serde(default)]
-    q: String,
-}
 
 /// The system named in a path, after the scope check, with its owner unit's path; or the page that refuses it.
 async fn scoped_system(app: &App, session: &Session, code: &str, lang: Lang, path: &str) -> Result<(System, String), Response> {
@@ -405,7 +391,7 @@ fn export_error(lang: Lang, e: ExportError) -> Response {
 pub async fn page(
     State(app): State<Arc<App>>,
     Path(code): Path<String>,
-    params: Result<Query<SystemParams>, QueryRejection>,
+    params: Result<Query<ListParams>, QueryRejection>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
@@ -500,7 +486,11 @@ pub async fn page(
             MemberRow {
                 href: with_lang(format!("/endpoints/{}", view::query_value(&m.id)), lang),
                 unit_href: unit_href(&m.org_unit, lang),
-                last_seen: if m.last_seen > 0 { when(m.last_seen) } else { t.never.to_string() },
+                last_seen: if m.last_seen > 0 {
+                    view::datetime_ms(m.last_seen)
+                } else {
+                    t.never.to_string()
+                },
                 hostname: m.hostname,
                 id: m.id,
                 org_unit: m.org_unit,
@@ -521,8 +511,8 @@ pub async fn page(
                 scope: w.endpoint.clone().unwrap_or_else(|| pack_view.l.whole_system.to_string()),
                 text: w.reason.clone(),
                 who: w.approver.clone(),
-                from: when(w.start_at),
-                until: when(w.expiry_at),
+                from: view::datetime_ms(w.start_at),
+                until: view::datetime_ms(w.expiry_at),
                 state,
                 tone,
                 file_href: None,
@@ -540,8 +530,8 @@ pub async fn page(
                 scope: pack_view.l.whole_system.to_string(),
                 text: String::new(),
                 who: a.attested_by.clone(),
-                from: when(a.attested_at),
-                until: when(a.valid_until),
+                from: view::datetime_ms(a.attested_at),
+                until: view::datetime_ms(a.valid_until),
                 state,
                 tone,
                 file_href: can_files.then(|| format!("/api/v1/evidence-files/{}", a.file_sha256)),

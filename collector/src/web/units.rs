@@ -577,14 +577,15 @@ pub async fn org_unit(State(app): State<Arc<App>>, Path(code): Path<String>, uri
     html(StatusCode::OK, &page)
 }
 
+/// A paged list's query: which state, which page, and a text filter.
 #[derive(Deserialize, Default)]
 pub struct ListParams {
     #[serde(default)]
-    state: String,
+    pub(super) state: String,
     #[serde(default)]
-    page: String,
+    pub(super) page: String,
     #[serde(default)]
-    q: String,
+    pub(super) q: String,
 }
 
 pub async fn kpi_list(

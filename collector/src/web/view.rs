@@ -56,6 +56,11 @@ pub fn datetime(t: Timestamp) -> String {
     )
 }
 
+/// Unix milliseconds as `dd/mm/yyyy HH:MM` in Vietnam's time; empty if out of range.
+pub fn datetime_ms(ms: i64) -> String {
+    Timestamp::from_unix_millis(ms).map(datetime).unwrap_or_default()
+}
+
 /// RFC 3339 text (as the scorecard gives it) as `dd/mm/yyyy HH:MM`.
 pub fn datetime_text(rfc3339: &str) -> String {
     Timestamp::parse(rfc3339).map(datetime).unwrap_or_else(|_| rfc3339.to_string())
